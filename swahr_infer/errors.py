@@ -1,0 +1,35 @@
+"""Typed exceptions: every failure a user can act on has its own class and a message that says what to do."""
+
+from __future__ import annotations
+
+
+class SwahrError(Exception):
+    """Base class of every error raised on purpose by swahr-infer."""
+
+
+class ImageError(SwahrError, ValueError):
+    """An input image cannot be read or used (unreadable, empty, zero-sized, wrong type)."""
+
+
+class ModelError(SwahrError, ValueError):
+    """A model file is missing, unreadable, lacks swahr-infer metadata, or disagrees with the options."""
+
+
+class CheckpointError(SwahrError, ValueError):
+    """A PyTorch checkpoint cannot be loaded into the SWAHR / HigherHRNet architecture."""
+
+
+class OutputError(SwahrError, ValueError):
+    """The network produced outputs that cannot be decoded (non-finite values, wrong shapes)."""
+
+
+class MissingDependencyError(SwahrError, ImportError):
+    """An optional package is needed for this feature; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, feature: str = ""):
+        what = f" for {feature}" if feature else ""
+        super().__init__(
+            f"{package} is required{what}: pip install \"swahr-infer[{extra}]\""
+        )
+        self.package = package
+        self.extra = extra

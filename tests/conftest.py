@@ -1,0 +1,28 @@
+"""Shared fixtures and the ``gpu`` / ``tensorrt`` skips."""
+
+import importlib.util
+
+import pytest
+
+
+def _has_cuda() -> bool:
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - any CUDA failure means "no usable GPU"
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    has_gpu = _has_cuda()
+    has_trt = importlib.util.find_spec("tensorrt") is not None
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU with cupy (pip install 'swahr-infer[gpu]')")
+    skip_trt = pytest.mark.skip(reason="needs the tensorrt Python package (NVIDIA TensorRT 8.6/10.x/11.x)")
+    for item in items:
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(skip_gpu)
+        if "tensorrt" in item.keywords and not has_trt:
+            item.add_marker(skip_trt)
