@@ -1,0 +1,50 @@
+"""Build a TensorRT engine from an exported ONNX model (needs NVIDIA TensorRT and a GPU).
+
+FP16 follows the installed TensorRT: on 8.6 / 10.x an FP32 ONNX is built with the FP16 builder
+flag; an FP16 ONNX (`swahr-infer export --fp16`) is built strongly typed on 10.x and 11.x, where
+11.x has no FP16 flag at all.  The optimisation profile covers dynamic height/width and batch 2
+(image + flipped image); a JSON sidecar <engine>.json records the model metadata, TensorRT
+version and GPU, checked when the engine is loaded.
+"""
+
+from __future__ import annotations
+
+HELP = "build a TensorRT engine (.engine) from an exported .onnx model"
+
+
+def _hw(text: str):
+    h, w = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="exported .onnx model")
+    p.add_argument("-o", "--output", required=True, help="engine file to write (.engine/.plan)")
+    p.add_argument("--fp16", action="store_true", help="FP16 engine (see above)")
+    p.add_argument("--min", dest="min_hw", type=_hw, help="smallest HxW (default: input_size/2)")
+    p.add_argument("--opt", dest="opt_hw", type=_hw, help="HxW to tune for (default: 3:2 frame)")
+    p.add_argument("--max", dest="max_hw", type=_hw, help="largest HxW (default: 2x input_size)")
+    p.add_argument("--batch", type=int, default=2, help="max batch (2 = image + flipped copy)")
+    p.add_argument("--timing-cache", default=None, help="timing cache file (read and updated)")
+    p.add_argument("--workspace", type=int, default=4096, help="builder workspace in MB")
+
+
+def run(args) -> int:
+    from ..metadata import ModelInfo, read_onnx_props
+    from ..trt_build import BuildOptions, build_engine
+    from ..trt_compat import default_profile
+
+    info = ModelInfo.from_props(read_onnx_props(args.model), source=args.model)
+    mn, opt, mx = default_profile(info.input_size, info.size_divisor, batch=args.batch)
+    if args.min_hw:
+        mn = (1, 3, *args.min_hw)
+    if args.opt_hw:
+        opt = (args.batch, 3, *args.opt_hw)
+    if args.max_hw:
+        mx = (args.batch, 3, *args.max_hw)
+    opts = BuildOptions(fp16=args.fp16, shapes=(mn, opt, mx), workspace_mb=args.workspace,
+                        timing_cache=args.timing_cache)
+    sidecar = build_engine(args.model, args.output, opts)
+    print(f"wrote {args.output} ({sidecar['precision']}, TensorRT {sidecar['tensorrt_version']},"
+          f" {sidecar['gpu']})")
+    return 0

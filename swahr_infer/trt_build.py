@@ -1,0 +1,168 @@
+"""Build TensorRT engines from exported ONNX models (TensorRT 8.6, 10.x, 11.x).
+
+Thin on purpose: NVIDIA's documented Python build sequence (Logger -> Builder ->
+create_network -> OnnxParser -> builder config with workspace, optimisation profile and timing
+cache -> build_serialized_network), with the version differences kept in
+:mod:`swahr_infer.trt_compat`.  Engines are plain TensorRT plans, loadable by trtexec, Triton
+and DeepStream; what the runtime needs (our ModelInfo, the TensorRT version and the GPU the plan
+was built for) lives in a JSON sidecar ``<engine>.json`` checked at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from .errors import MissingDependencyError, ModelError
+from .metadata import INPUT_NAME, ModelInfo, read_onnx_props
+from .trt_compat import Shape, default_profile, parse_version, precision_plan
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".json"
+
+
+def import_tensorrt():
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise MissingDependencyError("tensorrt (NVIDIA TensorRT 8.6 / 10.x / 11.x)", "gpu",
+                                     "TensorRT engines") from exc
+    return trt
+
+
+def gpu_identity() -> Dict[str, str]:
+    """Name and compute capability of the current CUDA device (via CuPy)."""
+    try:
+        import cupy
+    except ImportError as exc:
+        raise MissingDependencyError("cupy", "gpu", "TensorRT engines") from exc
+    dev = cupy.cuda.Device()
+    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+    name = props["name"]
+    return {"gpu": name.decode() if isinstance(name, bytes) else str(name),
+            "compute_capability": "%d.%d" % (props["major"], props["minor"])}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    fp16: bool = False
+    shapes: Optional[Tuple[Shape, Shape, Shape]] = None  # (min, opt, max) NCHW
+    workspace_mb: int = 4096
+    timing_cache: Optional[str] = None
+
+
+def _network_flags(trt, strongly_typed: bool, major: int) -> int:
+    flags = 0
+    if major < 10:  # explicit batch is implicit (and the flag deprecated) from 10.0 on
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if strongly_typed:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return flags
+
+
+def _parse_onnx(trt, network, logger, onnx_path: str) -> None:
+    parser = trt.OnnxParser(network, logger)
+    with open(onnx_path, "rb") as fh:
+        ok = parser.parse(fh.read())
+    if not ok:
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise ModelError(f"TensorRT cannot parse {onnx_path}: " + "; ".join(errors[:5]))
+
+
+def _load_timing_cache(config, path: Optional[str]):
+    data = b""
+    if path and os.path.exists(path):
+        with open(path, "rb") as fh:
+            data = fh.read()
+    cache = config.create_timing_cache(data)
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    return cache
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".swahr-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = BuildOptions()
+                 ) -> Dict:
+    """Build ``engine_path`` (and its sidecar) from an exported ONNX model.
+
+    Returns the sidecar dict.  Raises ModelError when TensorRT cannot parse or build the model.
+    """
+    trt = import_tensorrt()
+    info = ModelInfo.from_props(read_onnx_props(onnx_path), source=onnx_path)
+    version = parse_version(trt.__version__)
+    plan = precision_plan(version, fp16=options.fp16, onnx_precision=info.precision)
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(_network_flags(trt, plan.strongly_typed, version[0]))
+    _parse_onnx(trt, network, logger, onnx_path)
+
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
+    if plan.fp16_flag:
+        config.set_flag(trt.BuilderFlag.FP16)
+    mn, opt, mx = options.shapes or default_profile(info.input_size, info.size_divisor)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(INPUT_NAME, mn, opt, mx)
+    config.add_optimization_profile(profile)
+    cache = _load_timing_cache(config, options.timing_cache)
+
+    log.info("building %s (TensorRT %s, %s)", engine_path, trt.__version__, plan)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise ModelError(f"TensorRT failed to build an engine from {onnx_path} (see its log)")
+    _atomic_write(engine_path, bytes(serialized))
+    if options.timing_cache:
+        _atomic_write(options.timing_cache, bytes(cache.serialize()))
+    sidecar = {
+        "model": info.to_props(),
+        "tensorrt_version": trt.__version__,
+        "precision": "fp16" if (plan.fp16_flag or info.precision == "fp16") else "fp32",
+        "profile": {"min": list(mn), "opt": list(opt), "max": list(mx)},
+        **gpu_identity(),
+    }
+    _atomic_write(engine_path + SIDECAR_SUFFIX, json.dumps(sidecar, indent=2).encode())
+    return sidecar
+
+
+def read_sidecar(engine_path: str) -> Dict:
+    """The sidecar of an engine; ModelError if it is missing or unreadable."""
+    path = engine_path + SIDECAR_SUFFIX
+    if not os.path.exists(path):
+        raise ModelError(
+            f"{engine_path} has no metadata sidecar {os.path.basename(path)}: build engines "
+            "with `swahr-infer build model.onnx -o model.engine` and keep the two files together")
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is not a readable swahr-infer engine sidecar: {exc}") from exc
+
+
+def check_compatible(sidecar: Dict, trt_version: str, gpu: Dict[str, str], source: str) -> None:
+    """Engines are tied to the TensorRT version and GPU they were built with: say so clearly."""
+    built = sidecar.get("tensorrt_version", "?")
+    if parse_version(built) != parse_version(trt_version):
+        raise ModelError(
+            f"{source} was built with TensorRT {built} but TensorRT {trt_version} is installed: "
+            "rebuild it with `swahr-infer build`")
+    if sidecar.get("compute_capability") != gpu.get("compute_capability"):
+        raise ModelError(
+            f"{source} was built for {sidecar.get('gpu')} (sm {sidecar.get('compute_capability')})"
+            f" but this GPU is {gpu.get('gpu')} (sm {gpu.get('compute_capability')}): rebuild it "
+            "on this GPU with `swahr-infer build`")
