@@ -1,0 +1,73 @@
+"""Inference backends, one module each, picked by the model file's suffix.
+
+    >>> from swahr_infer.backends import load_backend
+    >>> net = load_backend("model.onnx", intra_op_num_threads=2)
+    >>> outputs = net.run(batch)          # {"heatmaps": ..., "tags": ...}
+
+Each module defines ``BACKEND`` (its :class:`~.base.Backend` subclass) and imports its heavy
+package (onnxruntime, tensorrt) only when loaded.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Union
+
+from ..errors import MissingDependencyError, ModelError
+from .base import Backend
+
+# backend name -> (module relative to this package, extra that provides its package; None
+# for a core dependency, whose absence is a broken install and is reported as such)
+BACKENDS = {
+    "onnxruntime": (".onnxruntime", None),
+    "tensorrt": (".tensorrt", "gpu"),
+}
+
+# model file suffix -> backend name
+SUFFIXES = {
+    ".onnx": "onnxruntime",
+    ".engine": "tensorrt",
+    ".plan": "tensorrt",
+}
+
+
+def backend_for(path: Union[str, Path]) -> str:
+    """The backend name for a model file, from its suffix."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return SUFFIXES[suffix]
+    except KeyError:
+        raise ModelError(f"{path}: unknown model type {suffix!r}; expected one of "
+                         f"{sorted(SUFFIXES)}") from None
+
+
+def backend_class(name: str) -> type:
+    """The :class:`Backend` subclass registered as ``name``."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)} or 'auto'")
+    module_name, extra = BACKENDS[name]
+    try:
+        module = import_module(module_name, __name__)
+    except ModuleNotFoundError as exc:
+        if extra is None:
+            raise
+        ours = bool(exc.name and exc.name.startswith(__name__))  # module not in this install
+        package = name if ours or not exc.name else exc.name
+        raise MissingDependencyError(package, extra, f"the {name} backend") from exc
+    return module.BACKEND
+
+
+def load_backend(path: Union[str, Path], backend: str = "auto", **options) -> Backend:
+    """Load a model file with the backend its suffix calls for (or the one named).
+
+    Args:
+        path: ``.onnx`` (ONNX Runtime) or ``.engine`` / ``.plan`` (TensorRT).
+        backend: "auto" or a name from :data:`BACKENDS`.
+        **options: passed to the backend's constructor (e.g. ``intra_op_num_threads``).
+    """
+    name = backend_for(path) if backend == "auto" else backend
+    return backend_class(name)(path, **options)
+
+
+__all__ = ["Backend", "BACKENDS", "SUFFIXES", "backend_for", "backend_class", "load_backend"]

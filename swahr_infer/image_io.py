@@ -1,0 +1,144 @@
+"""Turn whatever the user passes (a path, a numpy array, a PIL image) into 8-bit 3-channel pixels.
+
+Rules, chosen so that the pixels the network sees are the ones the official pipeline sees:
+
+* **Files** are decoded with OpenCV exactly as the official dataset reads them:
+  ``IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION`` (EXIF rotation is *not* applied, as for the COCO
+  annotations; grayscale is replicated, alpha dropped, 16-bit reduced to its high byte).  The
+  bytes are read with ``numpy.fromfile`` and decoded with ``cv2.imdecode`` so that non-ASCII
+  paths work on every platform.
+* **numpy arrays** are taken as OpenCV gives them: [H, W, 3] uint8 in **BGR** order.  Pass
+  ``rgb=True`` for RGB arrays (e.g. from PIL, imageio, matplotlib).  [H, W] and [H, W, 1]
+  grayscale are replicated to three channels; a fourth (alpha) channel is dropped; uint16
+  arrays are reduced to 8 bits by keeping the high byte (``v >> 8``, what OpenCV does when it
+  decodes a 16-bit PNG as 8-bit); bool arrays become 0 / 255.  Float arrays are refused: their
+  range (0..1 or 0..255?) cannot be guessed safely — convert them yourself, e.g.
+  ``(x * 255).round().clip(0, 255).astype(np.uint8)``.
+* **PIL images** are converted to RGB by PIL (palette, grayscale, CMYK, alpha dropped).
+
+Limits: each side at least :data:`MIN_SIDE` pixels, at most :data:`MAX_SIDE` (OpenCV's warp
+uses 16-bit coordinates), and at most :data:`MAX_PIXELS` pixels in all (8000 x 8000 works).
+Anything else raises :class:`~swahr_infer.errors.ImageError` with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Tuple, Union
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+
+MIN_SIDE = 2
+MAX_SIDE = 32767
+MAX_PIXELS = 16384 * 16384
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2",
+                  ".pbm", ".pgm", ".ppm", ".pnm", ".sr", ".ras", ".exr", ".hdr")
+
+ImageLike = Union[str, os.PathLike, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+
+
+def check_size(height: int, width: int, what: str = "image") -> None:
+    """Raise :class:`ImageError` unless an image of this size can be processed."""
+    if height < MIN_SIDE or width < MIN_SIDE:
+        raise ImageError(f"{what} is {width}x{height} pixels; each side must be at least "
+                         f"{MIN_SIDE} pixels")
+    if height > MAX_SIDE or width > MAX_SIDE:
+        raise ImageError(f"{what} is {width}x{height} pixels; each side must be at most "
+                         f"{MAX_SIDE} pixels (resize it first)")
+    if height * width > MAX_PIXELS:
+        raise ImageError(f"{what} has {height * width:,} pixels, more than the limit of "
+                         f"{MAX_PIXELS:,}; resize it first")
+
+
+def read_file(path: Union[str, os.PathLike]) -> np.ndarray:
+    """Decode an image file as [H, W, 3] uint8 **BGR**, the way the official dataset does."""
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if data.size == 0:
+        raise ImageError(f"{path}: file is empty")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:  # e.g. larger than OpenCV's own pixel limit
+        raise ImageError(f"{path}: cannot be decoded ({str(exc).strip().splitlines()[-1]})") from None
+    if image is None:
+        raise ImageError(f"{path}: not an image OpenCV can decode (corrupt or unsupported format)")
+    check_size(*image.shape[:2], what=str(path))
+    return image
+
+
+def _array_to_3ch(array: np.ndarray) -> np.ndarray:
+    """[H, W], [H, W, 1|3|4] of uint8/uint16/bool -> [H, W, 3] uint8, channel order kept."""
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * np.uint8(255)
+    elif array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        raise ImageError(
+            f"float image arrays ({array.dtype}) are not accepted because their range is "
+            "ambiguous; convert to uint8 first, e.g. (x * 255).round().clip(0, 255).astype(np.uint8)")
+    elif array.dtype != np.uint8:
+        raise ImageError(f"image arrays must be uint8 (or uint16 / bool), not {array.dtype}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ImageError(f"image arrays must be [H, W], [H, W, 1], [H, W, 3] or [H, W, 4], "
+                         f"not shape {tuple(array.shape)}")
+    if array.shape[2] == 4:
+        array = array[:, :, :3]
+    return array
+
+
+def to_pixels(image: ImageLike, *, rgb: bool = False) -> Tuple[np.ndarray, str]:
+    """Any accepted input -> ([H, W, 3] uint8 C-contiguous, its channel order "rgb" or "bgr").
+
+    Conversion to a fixed order is left out on purpose: the normaliser reads either order for
+    free (:func:`swahr_infer.preprocess.normalization_table`).  ``rgb`` only applies to arrays.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return read_file(image), "bgr"
+    if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            check_size(*image.shape[:2], what="image array")
+        pixels = _array_to_3ch(image)
+        return np.ascontiguousarray(pixels), "rgb" if rgb else "bgr"
+    if _is_pil(image):
+        check_size(image.height, image.width, what="PIL image")
+        pil = image if image.mode == "RGB" else image.convert("RGB")
+        return np.asarray(pil, dtype=np.uint8).copy(), "rgb"
+    raise ImageError(f"cannot use {type(image).__name__} as an image: pass a file path, "
+                     "a numpy array (BGR uint8, or rgb=True) or a PIL image")
+
+
+def load_image(image: ImageLike, *, rgb: bool = False) -> np.ndarray:
+    """Any accepted input -> [H, W, 3] uint8 **RGB** (what the official pipeline feeds the net).
+
+    Args:
+        image: a file path, a numpy array (BGR unless ``rgb=True``) or a PIL image.
+        rgb: the array is already in RGB order.
+    """
+    pixels, order = to_pixels(image, rgb=rgb)
+    return pixels if order == "rgb" else np.ascontiguousarray(pixels[:, :, ::-1])
+
+
+def _is_pil(obj) -> bool:
+    # PIL is a dependency, but only import it when something that might be a PIL image arrives
+    module = type(obj).__module__
+    if not module.startswith("PIL."):
+        return False
+    from PIL import Image
+
+    return isinstance(obj, Image.Image)
