@@ -25,7 +25,10 @@ from .affine import PIXELS_PER_SCALE_UNIT, box_affine
 
 
 def round_up_64(value: float) -> int:
-    """``int((value + 63) // 64 * 64)``: the official rounding of sizes to multiples of 64."""
+    """``int((value + 63) // 64 * 64)``: the official rounding of sizes to multiples of 64.
+
+    A ceiling for whole numbers only: fractional values can round down (64.5 -> 64).
+    """
     return int((value + 63) // 64 * 64)
 
 
