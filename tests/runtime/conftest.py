@@ -20,15 +20,17 @@ def tiny_model_scales(tmp_path_factory):
                             make_info(has_scale_output=True))
 
 
-def blob_image(height=96, width=128, seed=0):
-    """A BGR uint8 image with a few bright blobs on a dark background (gives heatmap peaks)."""
+def blob_image(height=96, width=128, seed=0, blobs=6):
+    """A BGR uint8 image: smooth bright Gaussian blobs on a dark background (heatmap peaks)."""
     rng = np.random.default_rng(seed)
-    image = np.full((height, width, 3), 20, np.uint8)
-    for _ in range(6):
-        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        color = tuple(int(c) for c in rng.integers(100, 256, 3))
-        cv2.circle(image, (x, y), int(rng.integers(3, 10)), color, -1)
-    return image
+    ys, xs = np.mgrid[0:height, 0:width]
+    image = np.full((height, width, 3), 20.0)
+    for _ in range(blobs):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        sigma = rng.uniform(3, 8)
+        color = rng.uniform(120, 235, 3)
+        image += np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2))[:, :, None] * color
+    return np.clip(image, 0, 255).round().astype(np.uint8)
 
 
 @pytest.fixture

@@ -182,3 +182,20 @@ def test_two_step_tag_resize_of_a_real_graph(tmp_path):
     full = interpolate(half, size=(128, 192), mode="bilinear", align_corners=False).numpy()
     expected = np.stack([full[0], full[1][FLIP][:, :, ::-1]], axis=-1)
     np.testing.assert_allclose(fused.tags, expected, atol=1e-5, rtol=0)
+
+
+def test_workspace_buffers_are_reused_and_give_the_same_maps():
+    outputs = {"heatmaps": smooth_maps(2, 8, 8, 0), "tags": smooth_maps(2, 8, 8, 1)}
+    plain = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(16, 16))
+    workspace = {}
+    first = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(16, 16),
+                 workspace=workspace)
+    heat_buffer = first.heatmaps
+    second = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(16, 16),
+                  workspace=workspace)
+    assert second.heatmaps is heat_buffer and second.tag_planes is first.tag_planes
+    np.testing.assert_array_equal(second.heatmaps, plain.heatmaps)
+    np.testing.assert_array_equal(second.tag_planes, plain.tag_planes)
+    other = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(24, 16),
+                 workspace=workspace)
+    assert other.heatmaps.shape == (K, 16, 24)

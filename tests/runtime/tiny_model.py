@@ -2,14 +2,14 @@
 
 Real graphs for real ONNX Runtime sessions, small enough to run in milliseconds:
 
-* ``heatmaps`` [N, K, H/2, W/2] = Sigmoid(Conv3x3(AvgPool2(image)) - 3): mostly low values with
-  peaks where the image has structure;
+* ``heatmaps`` [N, K, H/2, W/2] = Sigmoid(4 * (Conv1x1(AvgPool2(image)) - 1)) with positive
+  per-joint colour weights: low on dark background, peaks on bright smooth blobs;
 * ``tags`` [N, K, H/2, W/2] = Resize x2 (linear, half-pixel) of Conv3x3(AvgPool4(image)): the
   stage-0 tags computed at 1/4 and resized to 1/2 inside the graph, as exported models do;
 * ``scales`` (optional) [N, K, H/2, W/2] = 0.5 * Tanh(Conv1x1(AvgPool2(image))).
 
-The weights are fixed by a seed and deliberately not left/right symmetric, so that flip-back
-and joint reordering matter.
+The weights are fixed by a seed; left and right joints get different weights and the tag
+kernels are not mirror-symmetric, so flip-back and joint reordering matter.
 """
 
 from __future__ import annotations
@@ -51,22 +51,21 @@ def build_tiny_model(path: Path, info: Optional[ModelInfo] = None, *, seed: int 
     info = info or make_info()
     k = info.num_joints
     rng = np.random.default_rng(seed)
-    w_heat = rng.normal(0, 1.0, (k, 3, 3, 3)).astype(np.float32)
+    colour = rng.uniform(0.2, 1.0, (k, 3))
+    w_heat = (4 * colour / colour.sum(1, keepdims=True)).reshape(k, 3, 1, 1).astype(np.float32)
     w_tag = rng.normal(0, 1.0, (k, 3, 3, 3)).astype(np.float32)
     w_scale = rng.normal(0, 0.5, (k, 3, 1, 1)).astype(np.float32)
     inits = [
         numpy_helper.from_array(w_heat, "w_heat"),
-        numpy_helper.from_array(np.full(k, -3.0, np.float32), "b_heat"),
+        numpy_helper.from_array(np.full(k, -4.0, np.float32), "b_heat"),
         numpy_helper.from_array(w_tag, "w_tag"),
-        numpy_helper.from_array(w_scale, "w_scale"),
         numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up2"),
-        numpy_helper.from_array(np.array([0.5], np.float32), "half"),
     ]
     heat, tag, scale = output_names
     nodes = [
         helper.make_node("AveragePool", ["image_in"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("AveragePool", ["image_in"], ["p4"], kernel_shape=[4, 4], strides=[4, 4]),
-        helper.make_node("Conv", ["p2", "w_heat", "b_heat"], ["h_logit"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p2", "w_heat", "b_heat"], ["h_logit"]),
         helper.make_node("Sigmoid", ["h_logit"], [heat]),
         helper.make_node("Conv", ["p4", "w_tag"], ["t4"], pads=[1, 1, 1, 1]),
         helper.make_node("Resize", ["t4", "", "up2"], [tag], mode="linear",
@@ -80,6 +79,8 @@ def build_tiny_model(path: Path, info: Optional[ModelInfo] = None, *, seed: int 
     outputs = [helper.make_tensor_value_info(heat, TensorProto.FLOAT, out_dims),
                helper.make_tensor_value_info(tag, TensorProto.FLOAT, out_dims)]
     if info.has_scale_output:
+        inits += [numpy_helper.from_array(w_scale, "w_scale"),
+                  numpy_helper.from_array(np.array([0.5], np.float32), "half")]
         nodes += [
             helper.make_node("Conv", ["p2", "w_scale"], ["s_lin"]),
             helper.make_node("Tanh", ["s_lin"], ["s_tanh"]),
