@@ -36,19 +36,15 @@ class FusedMaps:
 
     Attributes:
         heatmaps: float32 [K, H, W], C-contiguous.
-        tag_planes: float32 [T, K, H, W], C-contiguous (T = 2 with flip: image, mirror).
+        tags: float32 [K, H, W, T], C-contiguous (T = 2 with flip: image, mirror), the layout
+            the decoder reads without a copy.
         scale_map: float32 [K, h, w] stage-1 SAHR scale map of scale 1.0 at network resolution
             (image, not mirror), or None when the model has no ``scales`` output.
     """
 
     heatmaps: np.ndarray
-    tag_planes: np.ndarray
+    tags: np.ndarray
     scale_map: Optional[np.ndarray] = None
-
-    @property
-    def tags(self) -> np.ndarray:
-        """float32 [K, H, W, T]: a view of :attr:`tag_planes` (not C-contiguous)."""
-        return self.tag_planes.transpose(1, 2, 3, 0)
 
     @property
     def size(self) -> Tuple[int, int]:
@@ -93,7 +89,7 @@ def _buffer(workspace: Optional[Dict], name: str, shape: Tuple[int, ...]) -> np.
 
 
 def _resize_into(src: np.ndarray, dst: np.ndarray) -> None:
-    """Bilinear, half-pixel resize of one [h, w] plane into a preallocated [H, W] plane."""
+    """Bilinear, half-pixel resize of [h, w] or [h, w, c] into a preallocated [H, W(, c)]."""
     cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
@@ -122,27 +118,31 @@ def scale_heatmaps(heatmaps: np.ndarray, flip_index: Optional[Sequence[int]],
 
 def scale_tags(tags: np.ndarray, flip_index: Optional[Sequence[int]],
                size: Tuple[int, int], out: Optional[np.ndarray] = None) -> np.ndarray:
-    """One scale's tag maps projected, image and flipped-back mirror kept apart.
+    """One scale's tag maps projected, image and flipped-back mirror side by side.
 
     Args:
         tags: float32 [N, K, h, w]; N = 2 (image, mirror) when ``flip_index`` is given, else 1.
         flip_index: joint permutation of the mirror image, or None without flip.
         size: (W, H) to project to.
-        out: float32 [N, K, H, W] to write into (allocated when None).
+        out: float32 [K, H, W, N] to write into (allocated when None).
 
     Returns:
-        float32 [N, K, H, W]: item 1 is the mirror's tags flipped back and reordered.
+        float32 [K, H, W, N]: [..., 1] is the mirror's tags flipped back and reordered.
     """
     n, k_count, h, w = tags.shape
     width, height = size
     if out is None:
-        out = np.empty((n, k_count, height, width), np.float32)
-    flipped = np.empty((h, w), np.float32)
+        out = np.empty((k_count, height, width, n), np.float32)
+    if flip_index is None:
+        for k in range(k_count):
+            _resize_into(tags[0, k], out[k, :, :, 0])
+        return out
+    # both tag maps of a joint as one 2-channel image: one resize writes the [H, W, 2] slab
+    pair = np.empty((h, w, 2), np.float32)
     for k in range(k_count):
-        _resize_into(tags[0, k], out[0, k])
-        if flip_index is not None:
-            cv2.flip(tags[1, flip_index[k]], 1, dst=flipped)
-            _resize_into(flipped, out[1, k])
+        pair[:, :, 0] = tags[0, k]
+        pair[:, :, 1] = tags[1, flip_index[k], :, ::-1]
+        _resize_into(pair, out[k])
     return out
 
 
@@ -174,7 +174,7 @@ def fuse(per_scale: List[Tuple[float, Dict[str, np.ndarray]]], *, flip_index: Se
     index = list(flip_index) if flip else None
     heatmaps = _buffer(workspace, "heatmaps", (num_joints, height, width))
     scratch = None
-    tag_planes = scale_map = None
+    tag_maps = scale_map = None
     tag_factor = per_scale[0][0] if len(per_scale) == 1 else 1.0
     for i, (factor, outputs) in enumerate(per_scale):
         check_shapes(outputs, num_joints, 2 if flip else 1)
@@ -187,13 +187,13 @@ def fuse(per_scale: List[Tuple[float, Dict[str, np.ndarray]]], *, flip_index: Se
             scale_heatmaps(outputs["heatmaps"], index, scratch)
             heatmaps += scratch
         if factor == tag_factor:
-            shape = (2 if flip else 1, num_joints, height, width)
-            tag_planes = scale_tags(outputs["tags"], index, projected_size,
+            shape = (num_joints, height, width, 2 if flip else 1)
+            tag_maps = scale_tags(outputs["tags"], index, projected_size,
                                     _buffer(workspace, "tags", shape))
             if "scales" in outputs:
                 scale_map = outputs["scales"][0]
-    if tag_planes is None:
+    if tag_maps is None:
         raise ValueError("the test scales must include 1.0: the tag maps are taken from it")
     if len(per_scale) > 1:
         heatmaps /= np.float32(len(per_scale))
-    return FusedMaps(heatmaps, tag_planes, scale_map)
+    return FusedMaps(heatmaps, tag_maps, scale_map)

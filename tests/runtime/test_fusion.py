@@ -65,7 +65,7 @@ def test_single_scale_matches_the_official_rules(flip):
     assert fused.tags.shape == (K, 32, 48, n)
     np.testing.assert_allclose(fused.heatmaps, heat_ref, atol=1e-6, rtol=0)
     np.testing.assert_allclose(fused.tags, tags_ref, atol=1e-6, rtol=0)
-    assert fused.heatmaps.flags.c_contiguous and fused.tag_planes.flags.c_contiguous
+    assert fused.heatmaps.flags.c_contiguous and fused.tags.flags.c_contiguous
 
 
 def test_multi_scale_matches_the_official_rules():
@@ -90,7 +90,7 @@ def test_tags_come_from_scale_one_only_and_heatmaps_average_over_scales():
              (0.5, {"heatmaps": smooth_maps(2, 4, 4, 2), "tags": smooth_maps(2, 4, 4, 9) + 5})]
     a = fuse(base, flip_index=FLIP, flip=True, projected_size=(16, 16))
     b = fuse(other, flip_index=FLIP, flip=True, projected_size=(16, 16))
-    np.testing.assert_array_equal(a.tag_planes, b.tag_planes)
+    np.testing.assert_array_equal(a.tags, b.tags)
     np.testing.assert_array_equal(a.heatmaps, b.heatmaps)
     # heatmaps: the mean of the two scales' projected heatmaps
     one = np.empty((K, 16, 16), np.float32)
@@ -115,8 +115,10 @@ def test_flip_back_and_joint_reorder_undo_a_mirror():
     plain = fuse([(1.0, {"heatmaps": heat, "tags": tags})], flip_index=FLIP, flip=False,
                  projected_size=(24, 16))
     np.testing.assert_array_equal(fused.heatmaps, plain.heatmaps)
-    np.testing.assert_array_equal(fused.tag_planes[0], fused.tag_planes[1])
-    np.testing.assert_array_equal(fused.tag_planes[:1], plain.tag_planes)
+    np.testing.assert_array_equal(fused.tags[..., 0], fused.tags[..., 1])
+    # (the no-flip path resizes single planes, the flip path two-channel slabs: OpenCV's two
+    # code paths may round the last bit differently)
+    np.testing.assert_allclose(fused.tags[..., :1], plain.tags, atol=2e-7, rtol=0)
 
 
 def test_single_scale_other_than_one_gives_the_tags():
@@ -193,9 +195,9 @@ def test_workspace_buffers_are_reused_and_give_the_same_maps():
     heat_buffer = first.heatmaps
     second = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(16, 16),
                   workspace=workspace)
-    assert second.heatmaps is heat_buffer and second.tag_planes is first.tag_planes
+    assert second.heatmaps is heat_buffer and second.tags is first.tags
     np.testing.assert_array_equal(second.heatmaps, plain.heatmaps)
-    np.testing.assert_array_equal(second.tag_planes, plain.tag_planes)
+    np.testing.assert_array_equal(second.tags, plain.tags)
     other = fuse([(1.0, outputs)], flip_index=FLIP, flip=True, projected_size=(24, 16),
                  workspace=workspace)
     assert other.heatmaps.shape == (K, 16, 24)
