@@ -6,6 +6,7 @@ Real graphs for real ONNX Runtime sessions, small enough to run in milliseconds:
   per-joint colour weights: low on dark background, peaks on bright smooth blobs;
 * ``tags`` [N, K, H/2, W/2] = Resize x2 (linear, half-pixel) of Conv3x3(AvgPool4(image)): the
   stage-0 tags computed at 1/4 and resized to 1/2 inside the graph, as exported models do;
+  the kernels of all joints are close, so the joints of one blob group into one person;
 * ``scales`` (optional) [N, K, H/2, W/2] = 0.5 * Tanh(Conv1x1(AvgPool2(image))).
 
 The weights are fixed by a seed; left and right joints get different weights and the tag
@@ -53,7 +54,9 @@ def build_tiny_model(path: Path, info: Optional[ModelInfo] = None, *, seed: int 
     rng = np.random.default_rng(seed)
     colour = rng.uniform(0.2, 1.0, (k, 3))
     w_heat = (4 * colour / colour.sum(1, keepdims=True)).reshape(k, 3, 1, 1).astype(np.float32)
-    w_tag = rng.normal(0, 1.0, (k, 3, 3, 3)).astype(np.float32)
+    # nearly the same tag kernel for every joint: the joints of one blob share a tag (one
+    # person per blob, so decoding stays quick); per-joint noise keeps the reordering visible
+    w_tag = (rng.normal(0, 0.6, (1, 3, 3, 3)) + rng.normal(0, 0.02, (k, 3, 3, 3))).astype(np.float32)
     w_scale = rng.normal(0, 0.5, (k, 3, 1, 1)).astype(np.float32)
     inits = [
         numpy_helper.from_array(w_heat, "w_heat"),

@@ -1,0 +1,301 @@
+"""The whole test-time pipeline behind one object: image in, poses out.
+
+    >>> from swahr_infer import Estimator
+    >>> est = Estimator("w32_512.onnx")            # defaults from the model's metadata
+    >>> poses = est.predict("people.jpg")           # Poses, original-image pixels
+    >>> poses.keypoints.shape                       # (N, 17, 3)
+    >>> est.last_timings                            # ms per stage of the last call
+
+One image goes through, top to bottom:
+:mod:`~swahr_infer.image_io` (pixels) -> :mod:`~swahr_infer.preprocess` (a batch per scale)
+-> a :mod:`~swahr_infer.backends` backend (network outputs) -> :mod:`~swahr_infer.fusion`
+(one set of maps) -> :mod:`~swahr_infer.decode` (grouped poses) ->
+:mod:`~swahr_infer.postprocess` (optional clean-ups, off by default).
+
+With the defaults (scale 1.0, flip on, the model's thresholds) the poses are those of the
+official SWAHR / HigherHRNet test pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+from .backends import Backend, load_backend
+from .decode import DecodeParams, decode
+from .errors import ImageError, ModelError
+from .fusion import FusedMaps, fuse
+from .image_io import ImageLike, to_pixels
+from .poses import Poses
+from .postprocess import clean
+from .preprocess import Prepared, normalization_table, prepare, scale_geometry
+
+log = logging.getLogger(__name__)
+
+# network inputs longer than this many times their short side are refused (a 2 x 5000 image
+# would otherwise ask for a 512 x 1,280,000 input)
+MAX_ASPECT = 16.0
+
+_DECODE_OPTIONS = ("detection_threshold", "tag_threshold", "max_num_people", "nms_kernel",
+                   "use_detection_val", "adjust", "refine")
+
+
+class Estimator:
+    """Multi-person pose estimation with an exported SWAHR / HigherHRNet model.
+
+    Args:
+        model: an ``.onnx`` file with swahr-infer metadata, a loaded
+            :class:`~swahr_infer.backends.Backend`, or None for the model bundled with the
+            package.
+        backend: "auto" (by file suffix) or a backend name ("onnxruntime").
+        scales: test scales (official: ``(1.0,)``; multi-scale e.g. ``(2.0, 1.0, 0.5)``).
+            Several scales must include 1.0, whose tag maps are used.
+        flip: flip test (run the mirrored image too and average), official default on.
+        input_size: nominal input size; default the model's (512 for W32, 640 for W48).
+        detection_threshold, tag_threshold, max_num_people, nms_kernel, use_detection_val,
+            adjust, refine: decoding parameters; default the model's metadata (official values).
+        joint_names, flip_index: override the model's layout (same joint count).
+        dedup_oks: OKS threshold for suppressing duplicate skeletons of one person (off).
+        min_score: drop persons scoring below this (off).
+        max_people: keep only the best this many persons (off).
+        device: "auto", "cpu" or "cuda" (ONNX Runtime provider choice).
+        threads: intra-op threads of the backend (0 / None: its default).
+        providers: explicit ONNX Runtime providers.
+        **backend_options: passed to the backend constructor (e.g.
+            ``graph_optimization_level="basic"``).
+
+    Attributes:
+        info: the model's :class:`~swahr_infer.metadata.ModelInfo`.
+        params: the :class:`~swahr_infer.decode.DecodeParams` in use.
+        last_timings: milliseconds spent per stage in the last :meth:`predict` call (summed over
+            the images of a list): ``load``, ``preprocess``, ``inference``, ``fusion``,
+            ``decode``, ``postprocess``, ``total`` and ``images``.
+    """
+
+    def __init__(self, model: Union[str, Path, Backend, None] = None, *, backend: str = "auto",
+                 scales: Sequence[float] = (1.0,), flip: bool = True,
+                 input_size: Optional[int] = None,
+                 detection_threshold: Optional[float] = None,
+                 tag_threshold: Optional[float] = None, max_num_people: Optional[int] = None,
+                 nms_kernel: Optional[int] = None, use_detection_val: Optional[bool] = None,
+                 adjust: Optional[bool] = None, refine: Optional[bool] = None,
+                 joint_names: Optional[Sequence[str]] = None,
+                 flip_index: Optional[Sequence[int]] = None,
+                 dedup_oks: Optional[float] = None, min_score: Optional[float] = None,
+                 max_people: Optional[int] = None, device: str = "auto",
+                 threads: Optional[int] = None, providers: Optional[Sequence] = None,
+                 **backend_options):
+        self.scales = _check_scales(scales)
+        self.flip = bool(flip)
+        if isinstance(model, Backend):
+            self.backend = model
+        else:
+            if model is None:
+                from .bundled import bundled_model
+
+                model = bundled_model()
+            options = dict(backend_options)
+            if device != "auto":
+                options["device"] = device
+            if threads:
+                options["intra_op_num_threads"] = int(threads)
+            if providers is not None:
+                options["providers"] = providers
+            try:
+                self.backend = load_backend(model, backend, **options)
+            except TypeError as exc:  # an option that backend does not take
+                raise ValueError(f"{model}: backend option not supported: {exc}") from exc
+        self.info = self.backend.info
+        k = self.info.num_joints
+        self.joint_names = tuple(joint_names) if joint_names is not None else tuple(
+            self.info.joint_names)
+        self.flip_index = tuple(int(i) for i in flip_index) if flip_index is not None else tuple(
+            self.info.flip_index)
+        if len(self.joint_names) != k or len(self.flip_index) != k:
+            raise ModelError(f"the model has {k} joints but {len(self.joint_names)} joint names "
+                             f"and {len(self.flip_index)} flip indices were given")
+        if sorted(self.flip_index) != list(range(k)):
+            raise ModelError(f"flip_index must be a permutation of 0..{k - 1}")
+        self.skeleton = self.info.layout.skeleton
+        self.sigmas = self.info.layout.sigmas
+        self.input_size = int(input_size or self.info.input_size)
+        if self.input_size <= 0:
+            raise ValueError(f"input_size must be positive, not {self.input_size}")
+        overrides = dict(detection_threshold=detection_threshold, tag_threshold=tag_threshold,
+                         max_num_people=max_num_people, nms_kernel=nms_kernel,
+                         use_detection_val=use_detection_val, adjust=adjust, refine=refine)
+        self.params = dataclasses.replace(
+            DecodeParams.from_defaults(self.info.decode),
+            **{key: value for key, value in overrides.items() if value is not None})
+        self.dedup_oks, self.min_score, self.max_people = dedup_oks, min_score, max_people
+        self._check_short_side()
+        self._tables = {order: normalization_table(self.info.mean, self.info.std, order)
+                        for order in ("rgb", "bgr")}
+        self.last_timings: Dict[str, float] = {}
+        self._workspace: Dict[str, np.ndarray] = {}  # fused-map buffers reused across images
+
+    # -- public -------------------------------------------------------------------------------
+
+    def predict(self, image: Union[ImageLike, List[ImageLike]], rgb: bool = False
+                ) -> Union[Poses, List[Poses]]:
+        """Poses in one image, or in each image of a list (list in, list out).
+
+        Args:
+            image: a file path, a numpy array [H, W, 3] uint8 (BGR, as OpenCV gives it, unless
+                ``rgb=True``), a PIL image, or a list of those.
+            rgb: numpy arrays are in RGB order.
+
+        Returns:
+            :class:`~swahr_infer.poses.Poses` in original-image pixels.
+        """
+        timings = dict.fromkeys(("load", "preprocess", "inference", "fusion", "decode",
+                                 "postprocess", "total"), 0.0)
+        if isinstance(image, (list, tuple)):
+            result = [self._predict_one(item, rgb, timings) for item in image]
+        else:
+            result = self._predict_one(image, rgb, timings)
+        timings["images"] = len(image) if isinstance(image, (list, tuple)) else 1
+        self.last_timings = timings
+        return result
+
+    __call__ = predict
+
+    def fused_maps(self, image: ImageLike, rgb: bool = False) -> Tuple[FusedMaps, Prepared]:
+        """The decoder's input for one image (fused heatmaps and tags) and its geometry."""
+        timings: Dict[str, float] = dict.fromkeys(("load", "preprocess", "inference", "fusion"),
+                                                  0.0)
+        return self._maps(image, rgb, timings, workspace=None)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Estimator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Estimator({self.info.arch}, K={self.info.num_joints}, "
+                f"input_size={self.input_size}, scales={self.scales}, flip={self.flip})")
+
+    # -- pipeline -----------------------------------------------------------------------------
+
+    def _maps(self, image: ImageLike, rgb: bool, timings: Dict[str, float],
+              workspace: Optional[Dict[str, np.ndarray]]) -> Tuple[FusedMaps, Prepared]:
+        t0 = time.perf_counter()
+        pixels, order = to_pixels(image, rgb=rgb)
+        t1 = time.perf_counter()
+        self._check_geometry(pixels.shape[:2])
+        prepared = prepare(pixels, input_size=self.input_size, scales=self.scales,
+                           mean=self.info.mean, std=self.info.std, flip=self.flip,
+                           channel_order=order, table=self._tables[order])
+        t2 = time.perf_counter()
+        outputs = [(g.factor, self.backend.run(batch))
+                   for g, batch in zip(prepared.geometries, prepared.batches)]
+        t3 = time.perf_counter()
+        fused = fuse(outputs, flip_index=self.flip_index, flip=self.flip,
+                     projected_size=prepared.projected_size, workspace=workspace)
+        t4 = time.perf_counter()
+        timings["load"] += (t1 - t0) * 1e3
+        timings["preprocess"] += (t2 - t1) * 1e3
+        timings["inference"] += (t3 - t2) * 1e3
+        timings["fusion"] += (t4 - t3) * 1e3
+        return fused, prepared
+
+    def _predict_one(self, image: ImageLike, rgb: bool, timings: Dict[str, float]) -> Poses:
+        t0 = time.perf_counter()
+        fused, prepared = self._maps(image, rgb, timings, self._workspace)
+        t1 = time.perf_counter()
+        # fusion already rejected non-finite network outputs; the maps interpolate them
+        poses = decode(fused.heatmaps, fused.tags, prepared.to_image,
+                       joint_names=self.joint_names, skeleton=self.skeleton, params=self.params,
+                       check_finite=False)
+        t2 = time.perf_counter()
+        if fused.scale_map is not None:
+            poses.keypoint_scales = keypoint_scales(poses.keypoints, fused.scale_map,
+                                                    prepared.to_image, fused.size)
+        poses = clean(poses, sigmas=self.sigmas, dedup_oks=self.dedup_oks,
+                      min_score=self.min_score, max_people=self.max_people)
+        t3 = time.perf_counter()
+        timings["decode"] += (t2 - t1) * 1e3
+        timings["postprocess"] += (t3 - t2) * 1e3
+        timings["total"] += (t3 - t0) * 1e3
+        return poses
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _check_short_side(self) -> None:
+        """Fail early when a test scale gives a short side the network cannot take."""
+        smallest = self.scales[-1]
+        for factor in self.scales:
+            short = scale_geometry((1000, 1000), self.input_size, factor, smallest).size[0]
+            if short % self.info.size_divisor:
+                raise ValueError(
+                    f"scale {factor:g} with input_size {self.input_size} gives a network input "
+                    f"side of {short} pixels, not a multiple of {self.info.size_divisor}; "
+                    "choose scales whose ratio to the smallest is a whole number, e.g. "
+                    "(2.0, 1.0, 0.5)")
+
+    def _check_geometry(self, image_hw: Tuple[int, int]) -> None:
+        smallest = self.scales[-1]
+        for factor in self.scales:
+            w, h = scale_geometry(image_hw, self.input_size, factor, smallest).size
+            if max(w, h) > MAX_ASPECT * min(w, h):
+                raise ImageError(
+                    f"image of {image_hw[1]}x{image_hw[0]} pixels is too elongated: the network "
+                    f"input would be {w}x{h} (more than {MAX_ASPECT:g}:1); crop it first")
+            self.backend.check_input_size(w, h)
+
+
+def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
+    """Validated test scales in descending order (the official loop order)."""
+    if isinstance(scales, (int, float)):
+        scales = (scales,)
+    values = tuple(sorted((float(s) for s in scales), reverse=True))
+    if not values:
+        raise ValueError("scales must not be empty (official: (1.0,))")
+    if any(not np.isfinite(s) or s <= 0 for s in values):
+        raise ValueError(f"scales must be positive numbers, not {scales}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"scales must not repeat: {scales}")
+    if len(values) > 1 and 1.0 not in values:
+        raise ValueError(f"scales {scales} must include 1.0: as in the official pipeline the tag "
+                         "maps come from scale 1.0")
+    return values
+
+
+def keypoint_scales(keypoints: np.ndarray, scale_map: np.ndarray, to_image: np.ndarray,
+                    projected_size: Tuple[int, int]) -> np.ndarray:
+    """Predicted Gaussian width multiplier ``1 / sqrt(1 + s)`` at each found keypoint.
+
+    Args:
+        keypoints: [N, K, 3] (x, y, score) in image pixels.
+        scale_map: [K, h, w] SAHR scale map ``s`` at network resolution.
+        to_image: [2, 3] projected-heatmap -> image affine the keypoints were mapped with.
+        projected_size: (W, H) of the projected heatmaps.
+
+    Returns:
+        float32 [N, K]; NaN for joints not found (score 0) or where ``1 + s <= 0``.
+    """
+    n, k_count = keypoints.shape[:2]
+    out = np.full((n, k_count), np.nan, np.float32)
+    if n == 0:
+        return out
+    k_map, h, w = scale_map.shape
+    to_projected = cv2.invertAffineTransform(np.asarray(to_image, np.float64))
+    xy = keypoints[..., :2].astype(np.float64) @ to_projected[:, :2].T + to_projected[:, 2]
+    # nearest network pixel: pixel i of the grid covers [i, i+1) in its own units
+    col = np.clip(np.floor(xy[..., 0] * w / projected_size[0]), 0, w - 1).astype(np.int64)
+    row = np.clip(np.floor(xy[..., 1] * h / projected_size[1]), 0, h - 1).astype(np.int64)
+    joint = np.broadcast_to(np.arange(k_count), (n, k_count))
+    one_plus_s = 1.0 + scale_map[joint, row, col].astype(np.float64)
+    ok = (keypoints[..., 2] > 0) & (one_plus_s > 0)
+    out[ok] = (1.0 / np.sqrt(one_plus_s[ok])).astype(np.float32)
+    return out
