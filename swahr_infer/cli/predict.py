@@ -1,0 +1,213 @@
+"""Find the poses of all people in an image, a folder of images, or a video.
+
+INPUT may be an image file, a folder (searched recursively, files in sorted order, image
+extensions only) or a video file.  With --out, annotated copies are written there (the folder
+structure of INPUT is kept; a video becomes <name>_poses.mp4).  With --json, the poses are
+written as COCO keypoint results (image_id = int(file stem) when the stem is a number, else
+the running index of the file; for a video the frame index), with the file name added.
+
+A file that cannot be read is reported on stderr and skipped; the run goes on and exits with
+status 1, listing the failures, at the end.
+
+examples:
+  swahr-infer predict photo.jpg --model w32_512.onnx --out annotated/
+  swahr-infer predict images/ --json results.json --scales 2 1 0.5
+  swahr-infer predict clip.mp4 --out annotated/ --no-flip
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import ImageError, OutputError
+
+HELP = "find poses in an image, a folder of images or a video"
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="image file, folder of images, or video file")
+    parser.add_argument("--model", "-m", type=Path, default=None,
+                        help="model file (.onnx); default: the model bundled with the package")
+    parser.add_argument("--backend", default="auto", help="backend name (default: by suffix)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where ONNX Runtime runs (default: CUDA if available)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
+                        help="test scales, e.g. 2 1 0.5 (default: 1; several must include 1)")
+    parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
+    parser.add_argument("--detection-threshold", type=float, default=None,
+                        help="peak threshold (default: the model's, official value)")
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="drop people scoring below this (default: keep all, as official)")
+    parser.add_argument("--out", "-o", type=Path, default=None,
+                        help="folder for annotated images / videos")
+    parser.add_argument("--json", type=Path, default=None, help="write COCO-format results here")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="inference threads (default: the backend's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..estimator import Estimator
+
+    source: Path = args.input
+    if not source.exists():
+        raise ImageError(f"{source}: no such file or folder")
+    estimator = Estimator(args.model, backend=args.backend, device=args.device,
+                          scales=tuple(args.scales), flip=not args.no_flip,
+                          detection_threshold=args.detection_threshold,
+                          min_score=args.min_score, threads=args.threads or None)
+    results: List[Dict] = []
+    failures: List[Tuple[str, str]] = []
+    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+        count = _run_video(estimator, source, args, results)
+    else:
+        count = _run_images(estimator, source, args, results, failures)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results))
+    people = len(results)
+    print(f"{count} image(s), {people} person(s) found" +
+          (f", {len(failures)} failed" if failures else ""), file=sys.stderr)
+    if failures:
+        print("failed:", file=sys.stderr)
+        for name, reason in failures:
+            print(f"  {name}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- images -----------------------------------------------------------------------------------
+
+def list_images(source: Path) -> List[Path]:
+    """``source`` itself, or the image files under the folder ``source`` in sorted order."""
+    from ..image_io import IMAGE_SUFFIXES
+
+    if source.is_file():
+        return [source]
+    return sorted(p for p in source.rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def image_id_for(path: Path, index: int) -> int:
+    """COCO image id: the file stem when it is a number (COCO names), else the running index."""
+    return int(path.stem) if path.stem.isdigit() else index
+
+
+def _run_images(estimator, source: Path, args, results: List[Dict],
+                failures: List[Tuple[str, str]]) -> int:
+    from tqdm import tqdm
+
+    from ..image_io import read_file
+
+    paths = list_images(source)
+    if not paths:
+        raise ImageError(f"{source}: no image files found")
+    root = source if source.is_dir() else source.parent
+    done = 0
+    for index, path in enumerate(tqdm(paths, unit="img", disable=args.no_progress or None)):
+        name = path.relative_to(root).as_posix()
+        try:
+            image = read_file(path)
+            poses = estimator.predict(image)
+        except (ImageError, OutputError) as exc:
+            message = str(exc)
+            if message.startswith(f"{path}: "):  # read errors already name the file
+                message = message[len(f"{path}: "):]
+            print(f"swahr-infer predict: skipping {name}: {message}", file=sys.stderr)
+            failures.append((name, message))
+            continue
+        done += 1
+        for entry in poses.to_coco(image_id_for(path, index)):
+            entry["file_name"] = name
+            results.append(entry)
+        if args.out:
+            _write_image(args.out / name, poses.plot(image))
+    return done
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    """cv2.imencode + tofile: works for non-ASCII paths too."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise ImageError(f"{path}: cannot encode an image with this extension")
+    data.tofile(str(path))
+
+
+# -- video ------------------------------------------------------------------------------------
+
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ImageError(f"{path}: cannot be opened as a video")
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def _video_properties(path: Path) -> Tuple[float, int]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    capture.release()
+    return fps, frames
+
+
+def _open_writer(path: Path, fps: float, size: Tuple[int, int]):
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    if not writer.isOpened():
+        raise ImageError(f"{path}: OpenCV cannot write an mp4v video here")
+    return writer
+
+
+def _run_video(estimator, path: Path, args, results: List[Dict]) -> int:
+    from tqdm import tqdm
+
+    fps, total = _video_properties(path)
+    writer: Optional[object] = None
+    out_path = args.out / f"{path.stem}_poses.mp4" if args.out else None
+    count = 0
+    try:
+        for index, frame in enumerate(tqdm(_frames(path), total=total or None, unit="frame",
+                                           disable=args.no_progress or None)):
+            poses = estimator.predict(frame)
+            for entry in poses.to_coco(index):
+                entry["file_name"] = path.name
+                entry["frame"] = index
+                results.append(entry)
+            if out_path is not None:
+                if writer is None:
+                    writer = _open_writer(out_path, fps, (frame.shape[1], frame.shape[0]))
+                writer.write(poses.plot(frame))
+            count += 1
+    finally:
+        if writer is not None:
+            writer.release()
+    if count == 0:
+        raise ImageError(f"{path}: no frame could be read")
+    return count

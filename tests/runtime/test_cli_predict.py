@@ -1,0 +1,106 @@
+"""``swahr-infer predict`` on folders (with a corrupt file), single images and videos."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from swahr_infer.cli import main
+
+from .conftest import blob_image
+
+
+def test_folder_with_a_corrupt_image(tiny_model, image_dir, tmp_path, capsys):
+    (image_dir / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (image_dir / "notes.txt").write_text("not an image, not even listed")
+    out, results = tmp_path / "out", tmp_path / "results.json"
+    code = main(["predict", str(image_dir), "--model", str(tiny_model), "--out", str(out),
+                 "--json", str(results), "--threads", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "skipping broken.jpg" in err and "failed:" in err
+    assert "3 image(s)" in err
+    for name in ("a.jpg", "000123.png", "sub/c.png"):
+        written = cv2.imread(str(out / name))
+        assert written is not None and written.shape == cv2.imread(str(image_dir / name)).shape
+    assert not (out / "broken.jpg").exists()
+    entries = json.loads(results.read_text())
+    assert entries, "the tiny model finds people in the blob images"
+    ids = {(e["file_name"], e["image_id"]) for e in entries}
+    # sorted order: 000123.png, a.jpg, broken.jpg, sub/c.png; numeric stems give their number
+    assert ids == {("000123.png", 123), ("a.jpg", 1), ("sub/c.png", 3)}
+    for entry in entries:
+        assert entry["category_id"] == 1 and len(entry["keypoints"]) == 17 * 3
+        assert isinstance(entry["score"], float)
+
+
+def test_single_image_and_clean_exit(tiny_model, image_dir, tmp_path, capsys):
+    results = tmp_path / "one.json"
+    code = main(["predict", str(image_dir / "a.jpg"), "--model", str(tiny_model), "--json",
+                 str(results), "--no-flip", "--scales", "1", "2", "--no-progress"])
+    assert code == 0
+    assert "1 image(s)" in capsys.readouterr().err
+    assert {e["file_name"] for e in json.loads(results.read_text())} == {"a.jpg"}
+
+
+def test_video_is_annotated_frame_by_frame(tiny_model, tmp_path, capsys):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 96))
+    assert writer.isOpened()
+    for seed in range(4):
+        writer.write(blob_image(seed=seed))
+    writer.release()
+    out, results = tmp_path / "out", tmp_path / "video.json"
+    code = main(["predict", str(video), "--model", str(tiny_model), "--out", str(out),
+                 "--json", str(results), "--no-progress"])
+    assert code == 0
+    capture = cv2.VideoCapture(str(out / "clip_poses.mp4"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
+    entries = json.loads(results.read_text())
+    assert {e["frame"] for e in entries} == {0, 1, 2, 3}
+    assert "4 image(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "/no/such/place"], "no such file or folder"),
+])
+def test_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_empty_folder_and_missing_bundled_model(tiny_model, tmp_path, capsys, monkeypatch):
+    assert main(["predict", str(tmp_path), "--model", str(tiny_model)]) == 1
+    assert "no image files" in capsys.readouterr().err
+    from swahr_infer import bundled
+
+    monkeypatch.setattr(bundled, "DATA_DIR", tmp_path / "nothing")
+    cv2.imwrite(str(tmp_path / "x.png"), blob_image())
+    assert main(["predict", str(tmp_path / "x.png")]) == 1
+    assert "--model" in capsys.readouterr().err
+
+
+def test_cli_and_prediction_work_without_torch(tiny_model, image_dir, tmp_path):
+    # a fresh interpreter where importing torch (or onnx) fails: help and prediction still work
+    block = "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
+    help_run = subprocess.run(
+        [sys.executable, "-c", block + "from swahr_infer.cli import main\n"
+         "sys.exit(main(['predict', '--help']))"], capture_output=True, text=True, timeout=120)
+    assert help_run.returncode == 0, help_run.stderr
+    assert "--scales" in help_run.stdout and "--json" in help_run.stdout
+    results = tmp_path / "r.json"
+    predict_run = subprocess.run(
+        [sys.executable, "-c", block + "from swahr_infer.cli import main\n"
+         "sys.exit(main(sys.argv[1:]))", "predict", str(image_dir / "a.jpg"), "--model",
+         str(tiny_model), "--json", str(results), "--no-progress"],
+        capture_output=True, text=True, timeout=120)
+    assert predict_run.returncode == 0, predict_run.stderr
+    assert json.loads(results.read_text())
