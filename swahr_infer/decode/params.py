@@ -1,0 +1,51 @@
+"""Decoding parameters (the official ``cfg.TEST`` / ``cfg.DATASET`` values the decoder reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..metadata import DecodeDefaults
+
+__all__ = ["DecodeParams"]
+
+
+@dataclass(frozen=True)
+class DecodeParams:
+    """How fused network outputs become poses; defaults are the official ones (SPEC.md).
+
+    Attributes:
+        detection_threshold: a heatmap peak must be strictly above this to be a candidate
+            (official 0.1; 0.12 for the COCO W32 model).  Must be >= 0 (with a negative one the
+            official top-k would pick arbitrary zero pixels).
+        tag_threshold: a candidate joins a person when its tag distance is below this.
+        max_num_people: candidates per joint (top-k) and persons taking part in matching.
+        nms_kernel: odd side of the NMS window (padding kernel // 2).
+        use_detection_val: matching cost round(distance) * 100 - value instead of distance.
+        adjust: quarter-pixel shift towards the larger neighbour, then +0.5.
+        refine: fill each person's missing joints from the whole map.
+    """
+
+    detection_threshold: float = 0.1
+    tag_threshold: float = 1.0
+    max_num_people: int = 30
+    nms_kernel: int = 5
+    use_detection_val: bool = True
+    adjust: bool = True
+    refine: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.detection_threshold >= 0:
+            raise ValueError(f"detection_threshold must be >= 0, got {self.detection_threshold}")
+        if not self.tag_threshold > 0:
+            raise ValueError(f"tag_threshold must be > 0, got {self.tag_threshold}")
+        if int(self.max_num_people) < 1:
+            raise ValueError(f"max_num_people must be >= 1, got {self.max_num_people}")
+        if int(self.nms_kernel) < 1 or int(self.nms_kernel) % 2 == 0:
+            raise ValueError(f"nms_kernel must be odd and >= 1, got {self.nms_kernel}")
+
+    @classmethod
+    def from_defaults(cls, defaults: DecodeDefaults, **overrides) -> "DecodeParams":
+        """Parameters from a model's metadata defaults (``ModelInfo.decode``), with overrides."""
+        values = {f.name: getattr(defaults, f.name) for f in fields(cls) if hasattr(defaults, f.name)}
+        values.update(overrides)
+        return cls(**values)
