@@ -34,7 +34,8 @@ from .fusion import FusedMaps, fuse
 from .image_io import ImageLike, to_pixels
 from .poses import Poses
 from .postprocess import clean
-from .preprocess import Prepared, normalization_table, prepare, scale_geometry
+from .preprocess import (Prepared, ScaleGeometry, normalization_table, plan_scales, prepare,
+                         scale_geometry)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Estimator:
         threads: intra-op threads of the backend (0 / None: its default).
         providers: explicit ONNX Runtime providers.
         **backend_options: passed to the backend constructor (e.g.
-            ``graph_optimization_level="basic"``).
+            ``graph_optimization_level="basic"``).  ``device``, ``threads``, ``providers`` and
+            these only apply when ``model`` is a file, not an already loaded backend.
 
     Attributes:
         info: the model's :class:`~swahr_infer.metadata.ModelInfo`.
@@ -192,10 +194,11 @@ class Estimator:
         t0 = time.perf_counter()
         pixels, order = to_pixels(image, rgb=rgb)
         t1 = time.perf_counter()
-        self._check_geometry(pixels.shape[:2])
+        plan = plan_scales(pixels.shape[:2], self.input_size, self.scales)
+        self._check_geometry(plan[0], pixels.shape[:2])
         prepared = prepare(pixels, input_size=self.input_size, scales=self.scales,
                            mean=self.info.mean, std=self.info.std, flip=self.flip,
-                           channel_order=order, table=self._tables[order])
+                           channel_order=order, table=self._tables[order], plan=plan)
         t2 = time.perf_counter()
         outputs = [(g.factor, self.backend.run(batch))
                    for g, batch in zip(prepared.geometries, prepared.batches)]
@@ -243,10 +246,11 @@ class Estimator:
                     "choose scales whose ratio to the smallest is a whole number, e.g. "
                     "(2.0, 1.0, 0.5)")
 
-    def _check_geometry(self, image_hw: Tuple[int, int]) -> None:
-        smallest = self.scales[-1]
-        for factor in self.scales:
-            w, h = scale_geometry(image_hw, self.input_size, factor, smallest).size
+    def _check_geometry(self, geometries: Sequence[ScaleGeometry],
+                        image_hw: Tuple[int, int]) -> None:
+        """Refuse network inputs that are absurdly elongated or that the backend cannot take."""
+        for geometry in geometries:
+            w, h = geometry.size
             if max(w, h) > MAX_ASPECT * min(w, h):
                 raise ImageError(
                     f"image of {image_hw[1]}x{image_hw[0]} pixels is too elongated: the network "

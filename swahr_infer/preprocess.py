@@ -164,15 +164,16 @@ def plan_scales(image_hw: Tuple[int, int], input_size: int,
 
 def prepare(image: np.ndarray, *, input_size: int, scales: Sequence[float],
             mean: Sequence[float], std: Sequence[float], flip: bool = True,
-            channel_order: str = "rgb", table: np.ndarray = None) -> Prepared:
+            channel_order: str = "rgb", table: np.ndarray = None, plan=None) -> Prepared:
     """Warp and normalise ``image`` [h, w, 3] uint8 for every test scale.
 
-    ``table`` may be passed to reuse a :func:`normalization_table` across calls.
+    ``table`` may be passed to reuse a :func:`normalization_table` across calls, and ``plan``
+    to reuse the :func:`plan_scales` result of this image (e.g. after checking its sizes).
     """
     if table is None:
         table = normalization_table(mean, std, channel_order)
     image_hw = image.shape[:2]
-    geometries, projected, to_image = plan_scales(image_hw, input_size, scales)
+    geometries, projected, to_image = plan or plan_scales(image_hw, input_size, scales)
     batches = [to_batch(warp(image, g), table, flip=flip, channel_order=channel_order)
                for g in geometries]
     return Prepared(geometries, batches, projected, to_image, (int(image_hw[0]), int(image_hw[1])))

@@ -96,6 +96,8 @@ class OnnxRuntimeBackend(Backend):
         log.info("loaded %s with %s", source, ", ".join(self.providers))
 
     def run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
+        if self.session is None:
+            raise ModelError(f"{self.path}: the session was closed")
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         fixed_n = self.input_shape[0]
         if fixed_n is None or fixed_n == len(batch):

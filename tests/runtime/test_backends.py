@@ -118,3 +118,11 @@ def test_static_shapes(tmp_path):
         net.check_input_size(96, 64)
     with pytest.raises(ModelError, match="multiple of 32"):
         net.check_input_size(80, 64)
+
+
+def test_closed_backend_says_so(tiny_model):
+    net = load_backend(tiny_model)
+    net.close()
+    net.close()  # idempotent
+    with pytest.raises(ModelError, match="closed"):
+        net.run(np.zeros((1, 3, 32, 32), np.float32))
