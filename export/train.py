@@ -1,0 +1,302 @@
+"""Train a SWAHR / HigherHRNet model on synthetic people (:mod:`export.synthetic_people`).
+
+The recipe is the official one scaled down: official weight initialisation (normal std 0.001,
+scale heads' last conv zero), Adam, learning rate warmed up linearly from 10 % to 100 % over the
+first 1 % of iterations then decayed linearly to 0 (the official schedule: 3 warm-up epochs of
+300), the SWAHR loss of :mod:`export.losses` with the official COCO W32 factors, Gaussian targets
+with sigma 2 at both stages.  Samples are drawn on the fly; batch ``b`` is a pure function of
+``(seed, b)``, so a run is reproducible whatever the number of data workers, and on the CPU
+(fixed thread count) the weights are too.  On CUDA the forward pass runs under bf16 autocast
+(losses in float32) with channels-last tensors.  On the CPU, denormal floats are flushed to zero
+(process-wide): the official std-0.001 initialisation otherwise produces denormal gradients and
+Adam moments that make some iterations many times slower.
+
+Outputs in ``out_dir``: ``model_final.pth`` and every ``checkpoint_every`` iterations
+``model_iter{N}.pth`` (plain state dicts with the official key names, what ``swahr-infer export``
+loads), ``train_state.pth`` (model + optimiser + iteration, for ``resume``), ``config.json`` and
+``log.jsonl`` (loss terms every ``log_every`` iterations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from swahr_infer.skeleton import COCO
+
+from .augment import AugmentConfig, hflip, random_affine
+from .losses import LossConfig, SwahrLoss
+from .model import build_model, get_arch
+from .synthetic_people import SceneConfig, render_scene
+from .targets import stage_targets
+
+logger = logging.getLogger(__name__)
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as config.json next to the weights)."""
+
+    arch: str = "w16-small"
+    iters: int = 1000
+    batch_size: int = 8
+    input_size: int = 0  # square input side; 0: the architecture's test-time input size
+    seed: int = 0
+    lr: float = 1e-3
+    warmup_frac: float = 0.01
+    sigma: float = 2.0
+    max_people: int = 30
+    people: Tuple[int, int] = (1, 6)
+    augment: bool = True  # random rotation / scale / translation (official ranges)
+    flip_prob: float = 0.5
+    fixed_sigma_l2: bool = False  # ablation: HigherHRNet's plain L2 on fixed-sigma targets
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 8 on CUDA
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    checkpoint_every: int = 500
+    log_every: int = 10
+    out_dir: str = "runs/train"
+    progress: bool = True
+
+    @property
+    def output_sizes(self) -> Tuple[int, int]:
+        return self.input_size // 4, self.input_size // 2
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with defaults filled in from the architecture (input size)."""
+        if self.input_size > 0:
+            return self
+        return dataclasses.replace(self, input_size=get_arch(self.arch).input_size)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the final weights, the last logged losses, the speed."""
+
+    checkpoint: str
+    iterations: int
+    losses: Dict[str, float] = field(default_factory=dict)
+    seconds_per_iter: float = float("nan")
+
+
+# ----------------------------------------------------------------------------------- data
+def make_sample(rng: np.random.Generator, cfg: TrainConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """One augmented training image np.ndarray[S, S, 3] uint8 and keypoints np.ndarray[N, K, 3]
+    in its pixels (S = input size)."""
+    scene_cfg = SceneConfig(people=tuple(cfg.people))
+    image, keypoints = _scene(rng, cfg.input_size, scene_cfg)
+    if cfg.augment:
+        image, keypoints = random_affine(rng, image, keypoints, cfg.input_size, AugmentConfig())
+    if cfg.flip_prob > 0 and rng.random() < cfg.flip_prob:
+        image, keypoints = hflip(image, keypoints, COCO.flip_index)
+    return image, keypoints
+
+
+def _scene(rng: np.random.Generator, size: int, scene_cfg: SceneConfig) -> Tuple[np.ndarray, np.ndarray]:
+    scene = render_scene(rng, (size, size), scene_cfg)
+    return scene.image, scene.keypoints
+
+
+def make_batch(cfg: TrainConfig, batch_index: int) -> Dict[str, object]:
+    """Batch ``batch_index`` of a run, a pure function of (cfg.seed, batch_index).
+
+    Returns numpy arrays: images [B, 3, S, S] float32 (RGB, ImageNet-normalised), and per stage
+    heatmaps [B, K, s, s] float32, masks [B, s, s] float32 (all ones: synthetic data has no
+    unlabelled crowd regions), indices [B, max_people, K, 2] int64.
+    """
+    cfg = cfg.resolved()
+    images, heatmaps, indices = [], [[], []], [[], []]
+    for i in range(cfg.batch_size):
+        rng = np.random.default_rng([cfg.seed, batch_index, i])
+        image, keypoints = make_sample(rng, cfg)
+        images.append(((image.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1))
+        hms, idx = stage_targets(keypoints, cfg.input_size, cfg.output_sizes, cfg.sigma, cfg.max_people)
+        for s in range(2):
+            heatmaps[s].append(hms[s])
+            indices[s].append(idx[s])
+    return {
+        "images": np.stack(images),
+        "heatmaps": [np.stack(h) for h in heatmaps],
+        "masks": [np.ones((cfg.batch_size, r, r), np.float32) for r in cfg.output_sizes],
+        "indices": [np.stack(i) for i in indices],
+    }
+
+
+class SyntheticBatches(torch.utils.data.IterableDataset):
+    """Batches ``start .. stop - 1``; with several workers, worker w makes batches b = w mod n, and
+    the DataLoader's round-robin hands them back in order."""
+
+    def __init__(self, cfg: TrainConfig, start: int, stop: int):
+        self.cfg, self.start, self.stop = cfg, start, stop
+
+    def __iter__(self) -> Iterator[Dict[str, object]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for b in range(self.start + worker, self.stop, workers):
+            yield make_batch(self.cfg, b)
+
+
+def _to_device(batch: Dict[str, object], device: torch.device) -> Dict[str, object]:
+    def move(x):
+        t = torch.as_tensor(x)
+        return t.to(device, non_blocking=True)
+    return {key: [move(x) for x in value] if isinstance(value, list) else move(value)
+            for key, value in batch.items()}
+
+
+# ----------------------------------------------------------------------------------- model
+def init_official_weights(model: nn.Module) -> None:
+    """The official initialisation: convs and deconvs normal(std 0.001) with zero bias, BN (1, 0),
+    and the last conv of each scale head zero, so training starts from scale 0 (plain targets)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, std=0.001)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    for head in getattr(model, "conv_scale_layers", []):
+        nn.init.zeros_(head[-1].weight)
+        nn.init.zeros_(head[-1].bias)
+
+
+def learning_rate(cfg: TrainConfig, iteration: int) -> float:
+    """Official schedule over the run: linear warm-up 0.1 -> 1 x lr, then linear decay to 0."""
+    warmup = max(1, int(round(cfg.warmup_frac * cfg.iters)))
+    if iteration < warmup:
+        return cfg.lr * (0.1 + 0.9 * iteration / warmup)
+    return cfg.lr * max(0.0, 1.0 - (iteration - warmup) / max(1, cfg.iters - warmup))
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+def state_dict_cpu(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The model's state dict on the CPU, official key names (no ``module.`` prefix)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+# ----------------------------------------------------------------------------------- loop
+def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
+    """Run training as configured; return where the final weights are.
+
+    resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
+    """
+    arch = get_arch(cfg.arch)
+    cfg = cfg.resolved()
+    if cfg.input_size % 32:
+        raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = _device(cfg)
+    cuda = device.type == "cuda"
+    if not cuda:
+        torch.set_flush_denormal(True)
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(arch)
+    init_official_weights(model)
+    model.to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    loss_fn = SwahrLoss(LossConfig(num_joints=arch.num_joints, adaptive=not cfg.fixed_sigma_l2,
+                                   scale_channels=arch.scale_heads))
+    start = 0
+    state_path = os.path.join(cfg.out_dir, "train_state.pth")
+    if resume and os.path.exists(state_path):
+        state = torch.load(state_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = int(state["iteration"])
+        logger.info("resumed from %s at iteration %d", state_path, start)
+
+    workers = cfg.workers if cfg.workers >= 0 else (min(8, max(1, (os.cpu_count() or 2) - 1)) if cuda else 0)
+    loader = torch.utils.data.DataLoader(
+        SyntheticBatches(cfg, start, cfg.iters), batch_size=None, num_workers=workers,
+        pin_memory=cuda, persistent_workers=False, prefetch_factor=4 if workers else None)
+
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.iters, initial=start, desc=f"train {arch.name}", unit="it", dynamic_ncols=True)
+    model.train()
+    log_path = os.path.join(cfg.out_dir, "log.jsonl")
+    if start == 0 and os.path.exists(log_path):
+        os.remove(log_path)
+    losses: Dict[str, float] = {}
+    timed_from, timed_iters = None, 0
+    it = start
+    for batch in loader:
+        batch = _to_device(batch, device)
+        images = batch["images"]
+        if cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, it)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
+            outputs = model(images)
+        terms = loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        it += 1
+        if it == start + 1:  # time from the end of the first (warm-up) iteration
+            if cuda:
+                torch.cuda.synchronize(device)
+            timed_from = time.perf_counter()
+        else:
+            timed_iters += 1
+        if it % cfg.log_every == 0 or it == cfg.iters:
+            losses = terms.as_floats()
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise FloatingPointError(f"non-finite loss at iteration {it}: {losses}")
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"iter": it, "lr": learning_rate(cfg, it - 1), **losses}) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{losses['total']:.3e}", hm=f"{losses['heatmap1']:.2e}")
+        if bar is not None:
+            bar.update(1)
+        if cfg.checkpoint_every > 0 and it % cfg.checkpoint_every == 0 and it < cfg.iters:
+            _save(model, optimizer, it, cfg, final=False)
+    if bar is not None:
+        bar.close()
+    if cuda:
+        torch.cuda.synchronize(device)
+    speed = (time.perf_counter() - timed_from) / timed_iters if timed_iters else float("nan")
+    path = _save(model, optimizer, it, cfg, final=True)
+    if not losses and it > start:
+        losses = terms.as_floats()
+    return TrainResult(checkpoint=path, iterations=it, losses=losses, seconds_per_iter=speed)
+
+
+def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig,
+          final: bool) -> str:
+    weights = state_dict_cpu(model)
+    path = os.path.join(cfg.out_dir, "model_final.pth" if final else f"model_iter{iteration}.pth")
+    torch.save(weights, path)
+    torch.save({"model": weights, "optimizer": optimizer.state_dict(), "iteration": iteration,
+                "config": dataclasses.asdict(cfg)}, os.path.join(cfg.out_dir, "train_state.pth"))
+    logger.info("saved %s", path)
+    return path

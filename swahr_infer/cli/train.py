@@ -1,0 +1,83 @@
+"""Train a SWAHR / HigherHRNet model from scratch on synthetic people (needs PyTorch).
+
+Samples are drawn on the fly by export.synthetic_people (articulated figures, 1-6 per image,
+30 px to frame-high, overlapping, cluttered backgrounds) and trained with the official SWAHR
+objectives: scale-adaptive heatmap targets, weight-adaptive loss, scale regulariser and
+associative-embedding push/pull on the stage-0 tags (official COCO W32 loss factors), Adam with
+the official warm-up and linear decay.  CUDA is used when available (bf16 autocast), else the CPU.
+
+Writes OUT/model_final.pth (and OUT/model_iter<N>.pth every --checkpoint-every iterations):
+state dicts with the official key names, ready for `swahr-infer export`.  A run is a function
+of its arguments: batch b is drawn from (seed, b), so --seed fixes the data; on the CPU with a
+fixed --threads the weights are reproducible too.
+
+Example (a GPU run for the bundled model):
+  swahr-infer train --arch w16-small --iters 4000 --batch-size 32 --out runs/w16-small
+  swahr-infer export runs/w16-small/model_final.pth -o w16-small.onnx
+"""
+
+from __future__ import annotations
+
+HELP = "train a SWAHR model on synthetic people (PyTorch)"
+
+
+def _pair(text: str):
+    lo, _, hi = text.partition(",")
+    return int(lo), int(hi or lo)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--arch", default="w16-small",
+                   help="architecture from export.model.ARCHS (w8-tiny, w16-small, w32, ...)")
+    p.add_argument("--iters", type=int, default=1000, help="training iterations (batches)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per iteration")
+    p.add_argument("--input-size", type=int, default=0,
+                   help="square input side, a multiple of 32 (default: the architecture's test-time "
+                        "input size, which the exported model's metadata carries)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam peak learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and the initial weights")
+    p.add_argument("--sigma", type=float, default=2.0, help="Gaussian sigma of the targets (output px)")
+    p.add_argument("--people", type=_pair, default=(1, 6), metavar="MIN,MAX",
+                   help="people per image (default 1,6)")
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="no random rotation/scale/translation (official ranges by default)")
+    p.add_argument("--flip-prob", type=float, default=0.5, help="horizontal flip probability")
+    p.add_argument("--fixed-sigma-l2", action="store_true",
+                   help="ablation: HigherHRNet's plain L2 on fixed-sigma targets, no SAHR/WAHR")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="data worker processes (-1: 0 on the CPU, up to 8 with CUDA)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
+    p.add_argument("--log-every", type=int, default=10, help="iterations between log.jsonl lines")
+    p.add_argument("--out", default="runs/train", help="output directory")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pth")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def run(args) -> int:
+    from ..errors import MissingDependencyError, ModelError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("torch", "export", "training") from exc
+    from export.model import ARCHS
+    from export.train import TrainConfig, train
+
+    if args.arch not in ARCHS:
+        raise ModelError(f"unknown architecture {args.arch!r}; known: {', '.join(ARCHS)}")
+    if args.input_size < 0 or args.input_size % 32:
+        raise ModelError(f"--input-size must be a positive multiple of 32, got {args.input_size}")
+
+    cfg = TrainConfig(
+        arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
+        seed=args.seed, lr=args.lr, sigma=args.sigma, people=tuple(args.people),
+        augment=args.augment, flip_prob=args.flip_prob, fixed_sigma_l2=args.fixed_sigma_l2,
+        device=args.device, workers=args.workers, threads=args.threads,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
+        progress=args.progress)
+    result = train(cfg, resume=args.resume)
+    print(f"wrote {result.checkpoint} after {result.iterations} iterations "
+          f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")
+    return 0

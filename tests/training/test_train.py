@@ -1,0 +1,107 @@
+"""Training: a real two-iteration run of the tiny architecture, checkpoints, determinism, CLI."""
+
+import builtins
+import json
+import math
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from export.model import build_model, get_arch
+from export.train import TrainConfig, learning_rate, make_batch, train
+from swahr_infer.cli import main as cli_main
+from swahr_infer.errors import MissingDependencyError, ModelError
+
+
+def tiny_config(tmp_path, **kw):
+    base = dict(arch="w8-tiny", iters=2, batch_size=2, input_size=64, out_dir=str(tmp_path),
+                log_every=1, checkpoint_every=1, threads=2, progress=False, people=(1, 3))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_two_iterations_write_loadable_checkpoints(tmp_path):
+    result = train(tiny_config(tmp_path))
+    assert result.iterations == 2 and all(math.isfinite(v) for v in result.losses.values())
+    assert {"heatmap0", "heatmap1", "scale0", "scale1", "push0", "pull0"} <= set(result.losses)
+    final = torch.load(result.checkpoint)
+    model = build_model("w8-tiny")
+    assert set(final) == set(model.state_dict())  # official key names, no prefix
+    model.load_state_dict(final, strict=True)
+    assert (tmp_path / "model_iter1.pth").exists() and (tmp_path / "train_state.pth").exists()
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iter"] for line in lines] == [1, 2]
+    assert json.loads((tmp_path / "config.json").read_text())["arch"] == "w8-tiny"
+    assert not torch.equal(torch.load(tmp_path / "model_iter1.pth")["final_layers.1.weight"],
+                           final["final_layers.1.weight"])  # it learned something
+
+
+def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
+    one = torch.load(train(tiny_config(tmp_path / "a", iters=1)).checkpoint)
+    straight = train(tiny_config(tmp_path / "b", iters=2, checkpoint_every=1))
+    after_one = torch.load(tmp_path / "b" / "model_iter1.pth")
+    assert all(torch.equal(one[k], after_one[k]) for k in one)  # same seed, same weights
+    resumed = train(tiny_config(tmp_path / "a", iters=2), resume=True)
+    assert resumed.iterations == 2
+    a, b = torch.load(resumed.checkpoint), torch.load(straight.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # resuming continues the same run exactly
+    other = torch.load(train(tiny_config(tmp_path / "c", iters=1, seed=1)).checkpoint)
+    assert not all(torch.equal(one[k], other[k]) for k in one)
+
+
+def test_input_size_defaults_to_the_architecture():
+    assert TrainConfig(arch="w8-tiny").resolved().input_size == get_arch("w8-tiny").input_size
+    assert TrainConfig(arch="w8-tiny", input_size=96).resolved().input_size == 96
+
+
+def test_batches_are_a_function_of_seed_and_index():
+    cfg = TrainConfig(batch_size=2, input_size=64, people=(1, 2))
+    one, again, other = make_batch(cfg, 3), make_batch(cfg, 3), make_batch(cfg, 4)
+    assert np.array_equal(one["images"], again["images"])
+    assert not np.array_equal(one["images"], other["images"])
+    assert one["images"].shape == (2, 3, 64, 64) and one["images"].dtype == np.float32
+    assert [h.shape for h in one["heatmaps"]] == [(2, 17, 16, 16), (2, 17, 32, 32)]
+    assert [m.shape for m in one["masks"]] == [(2, 16, 16), (2, 32, 32)]
+    assert one["indices"][0].shape == (2, 30, 17, 2)
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainConfig(iters=1000, lr=1e-3, warmup_frac=0.01)
+    assert math.isclose(learning_rate(cfg, 0), 1e-4)
+    assert math.isclose(learning_rate(cfg, 5), 1e-4 + 0.9e-3 * 0.5)
+    assert math.isclose(learning_rate(cfg, 10), 1e-3)
+    assert math.isclose(learning_rate(cfg, 505), 0.5e-3)
+    assert learning_rate(cfg, 1000) == 0
+
+
+def test_cli_train_runs_and_rejects_bad_options(tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = cli_main(["train", "--arch", "w8-tiny", "--iters", "1", "--batch-size", "1",
+                   "--input-size", "64", "--threads", "2", "--out", str(out), "--no-progress",
+                   "--fixed-sigma-l2", "--people", "1,2"])
+    assert rc == 0 and (out / "model_final.pth").exists()
+    assert "wrote" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["fixed_sigma_l2"] is True and config["input_size"] == 64
+    assert cli_main(["train", "--arch", "nope", "--out", str(tmp_path / "x")]) == 1
+    assert cli_main(["train", "--input-size", "100", "--out", str(tmp_path / "y")]) == 1
+    assert "multiple of 32" in capsys.readouterr().err
+
+
+def test_cli_train_without_torch_names_the_extra(monkeypatch):
+    from swahr_infer.cli import train as train_cli
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(MissingDependencyError) as info:
+        train_cli.run(types.SimpleNamespace())
+    assert info.value.extra == "export" and "swahr-infer[export]" in str(info.value)
