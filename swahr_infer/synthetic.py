@@ -146,7 +146,7 @@ def render_maps(
     h, w = int(shape[0]), int(shape[1])
     rng = np.random.default_rng(seed)
     tag_values = default_tags(n, num_tag_dims) if tag_values is None else tag_values
-    tag_values = np.asarray(tag_values, np.float32).reshape(n, -1)
+    tag_values = np.asarray(tag_values, np.float32).reshape(n, -1 if n else num_tag_dims)
     sigmas = np.broadcast_to(np.asarray(sigma, np.float32), (n,))
     if amplitudes is None:
         amplitudes = rng.uniform(0.6, 1.0, (n, k))

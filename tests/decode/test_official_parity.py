@@ -1,0 +1,91 @@
+"""Opt-in: our decoder against the official SWAHR parser on the same maps.
+
+Skipped unless ``SWAHR_OFFICIAL_REPO`` points to a checkout of greatlog/SWAHR-HumanPose (its
+lib/core/group.py and lib/utils/transforms.py are loaded by path; torch and munkres needed):
+
+    SWAHR_OFFICIAL_REPO=/path/to/SWAHR-HumanPose python -m pytest tests/decode/test_official_parity.py
+
+Inputs are anchored synthetic people with well separated tags, which keeps the assignment free
+of cost ties (SPEC.md "Ties"), so the poses must be identical: same persons in the same order,
+keypoints within 1e-3 px, the same values and scores.
+"""
+
+import importlib.util
+import os
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swahr_infer.affine import box_affine
+from swahr_infer.decode import DecodeParams, decode, group_poses
+from swahr_infer.preprocess import scale_geometry
+from swahr_infer.synthetic import random_people, render_maps
+
+REPO = os.environ.get("SWAHR_OFFICIAL_REPO")
+pytestmark = pytest.mark.skipif(not REPO, reason="set SWAHR_OFFICIAL_REPO to an official checkout")
+
+
+def _load(rel, name):
+    spec = importlib.util.spec_from_file_location(name, Path(REPO) / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def official():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("munkres")
+    torch.set_num_threads(1)
+    group = _load("lib/core/group.py", "swahr_official_group")
+    transforms = _load("lib/utils/transforms.py", "swahr_official_transforms")
+    return torch, group.HeatmapParser, transforms.get_final_preds
+
+
+def _parser(official, params, num_joints=17):
+    ns = types.SimpleNamespace
+    cfg = ns(
+        DATASET=ns(NUM_JOINTS=num_joints, MAX_NUM_PEOPLE=params.max_num_people, WITH_CENTER=False),
+        MODEL=ns(TAG_PER_JOINT=True),
+        TEST=ns(DETECTION_THRESHOLD=params.detection_threshold,
+                TAG_THRESHOLD=params.tag_threshold, USE_DETECTION_VAL=params.use_detection_val,
+                IGNORE_TOO_MUCH=False, IGNORE_CENTER=True, NMS_KERNEL=params.nms_kernel,
+                NMS_PADDING=params.nms_kernel // 2),
+    )
+    return official[1](cfg)
+
+
+CASES = [  # seed, people, (H, W), T, joints, detection threshold
+    (0, 1, (128, 192), 2, 17, 0.1), (1, 5, (128, 192), 2, 17, 0.12), (2, 12, (128, 192), 1, 17, 0.1),
+    (3, 8, (128, 128), 2, 14, 0.1), (4, 30, (192, 256), 2, 17, 0.1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,people,shape,t_dim,joints,threshold", CASES)
+def test_identical_to_the_official_parser(official, seed, people, shape, t_dim, joints, threshold):
+    torch, _, get_final_preds = official
+    params = DecodeParams(detection_threshold=threshold)
+    kps = random_people(people, shape, num_joints=joints, seed=seed)
+    hm, tg = render_maps(kps, shape, sigma=np.random.default_rng(seed).uniform(1.5, 3, people),
+                         num_tag_dims=t_dim, noise=0.01, tag_noise=0.05, seed=seed)
+    parser = _parser(official, params, joints)
+    grouped, scores = parser.parse(torch.from_numpy(hm)[None], torch.from_numpy(tg)[None],
+                                   True, True)
+    theirs = np.array(grouped[0], np.float32).reshape(-1, joints, 3 + t_dim)
+    ours, our_scores = group_poses(hm, tg, params)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours[..., :2], theirs[..., :2], atol=1e-3, rtol=0)
+    np.testing.assert_array_equal(ours[..., 2], theirs[..., 2])
+    np.testing.assert_array_equal(our_scores, np.array(scores, np.float32))
+
+    # final coordinates: the runtime's affine against get_final_preds
+    geo = scale_geometry((shape[0] * 2, shape[1] * 2), shape[0], 1.0, 1.0)
+    final = get_final_preds(grouped, np.array(geo.center), np.array(geo.box_scale),
+                            [shape[1], shape[0]])
+    poses = decode(hm, tg, box_affine(geo.center, geo.box_scale, geo.size, inverse=True),
+                   params=params)
+    want = np.array([f[:, :3] for f in final], np.float32).reshape(-1, joints, 3)
+    np.testing.assert_allclose(poses.keypoints, want, atol=1e-3, rtol=0)
