@@ -19,6 +19,10 @@ class CheckpointError(SwahrError, ValueError):
     """A PyTorch checkpoint cannot be loaded into the SWAHR / HigherHRNet architecture."""
 
 
+class AnnotationError(SwahrError, ValueError):
+    """An annotation file cannot be used for evaluation (not COCO format, unknown keypoints)."""
+
+
 class OutputError(SwahrError, ValueError):
     """The network produced outputs that cannot be decoded (non-finite values, wrong shapes)."""
 
@@ -26,10 +30,11 @@ class OutputError(SwahrError, ValueError):
 class MissingDependencyError(SwahrError, ImportError):
     """An optional package is needed for this feature; the message names the extra to install."""
 
-    def __init__(self, package: str, extra: str, feature: str = ""):
+    def __init__(self, package: str, extra: str, feature: str = "", install: str = ""):
         what = f" for {feature}" if feature else ""
-        super().__init__(
-            f"{package} is required{what}: pip install \"swahr-infer[{extra}]\""
-        )
+        # ``install`` replaces the extra's pip command when a plain pip install is not enough
+        # (a package whose published wheels do not work with the installed numpy, say)
+        command = install or f"pip install \"swahr-infer[{extra}]\""
+        super().__init__(f"{package} is required{what}: {command}")
         self.package = package
         self.extra = extra

@@ -1,0 +1,90 @@
+"""Measure keypoint AP / AR of a model on an annotated data set (COCO or CrowdPose format).
+
+Every image of the annotation file (--images is the folder holding them under their
+'file_name') goes through the same pipeline as `swahr-infer predict`; all persons are submitted
+with their scores, as in the official validation (no rescoring, no OKS-NMS).  The 10 COCO
+numbers (AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl; CrowdPose: AP, AP50, AP75, AR, AR50,
+AR75, AP easy / medium / hard) are printed as a table on stdout.
+
+Scoring: xtcocotools when it imports, else pycocotools (COCO only).  CrowdPose files (14
+keypoints, detected from the annotation file) need xtcocotools; with numpy 2 build it from
+source:  pip install cython && pip install --no-build-isolation --no-binary xtcocotools \\
+         xtcocotools==1.14.3
+
+A missing or unreadable image is reported on stderr and scored as an image where nobody was
+found; the run goes on and exits with status 0, giving the count.  Only if no image at all can
+be read is the exit status 1.
+
+examples:
+  swahr-infer eval --model w32_512.onnx --ann person_keypoints_val2017.json --images val2017/
+  swahr-infer eval -m w48_640.onnx --ann crowdpose_test.json --images images/ --scales 2 1 0.5
+  swahr-infer eval -m tiny.onnx --ann ann.json --images imgs/ --limit 50 --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "measure COCO / CrowdPose keypoint AP of a model on an annotated data set"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", type=Path, default=None,
+                        help="model file (.onnx); default: the model bundled with the package")
+    parser.add_argument("--ann", type=Path, required=True,
+                        help="COCO-format keypoint annotation file (COCO or CrowdPose)")
+    parser.add_argument("--images", type=Path, required=True,
+                        help="folder with the annotated images (under their file_name)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
+                        help="test scales, e.g. 2 1 0.5 (default: 1; several must include 1)")
+    parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
+    parser.add_argument("--limit", type=_positive, default=None, metavar="N",
+                        help="evaluate only the first N images of the annotation file")
+    parser.add_argument("--dataset", choices=("auto", "coco", "crowdpose"), default="auto",
+                        help="scoring protocol (default: from the annotation file's keypoints)")
+    parser.add_argument("--out", "-o", type=Path, default=None,
+                        help="write the COCO keypoint results (JSON list) here")
+    parser.add_argument("--metrics-json", type=Path, default=None, metavar="FILE",
+                        help="write the metrics, counts and failures here as JSON")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where ONNX Runtime runs (default: CUDA if available)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="inference threads (default: the backend's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from ..evaluate import evaluate
+
+    with logging_redirect_tqdm():  # per-image warnings above the progress bar, not through it
+        report = evaluate(args.model, args.ann, args.images, scales=args.scales,
+                          flip=not args.no_flip, limit=args.limit, dataset=args.dataset,
+                          results_file=args.out, progress=False if args.no_progress else None,
+                          device=args.device, threads=args.threads or None)
+    print(report.summary())
+    if report.failures:
+        print(f"{len(report.failures)} image(s) could not be evaluated:", file=sys.stderr)
+        for failure in report.failures:
+            print(f"  {failure.file_name}: {failure.reason}", file=sys.stderr)
+    if args.metrics_json:
+        args.metrics_json.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics_json.write_text(json.dumps({
+            "dataset": report.dataset, "scorer": report.scorer,
+            "metrics": report.metrics.as_dict(), "images": report.images,
+            "people": report.people, "seconds": report.seconds,
+            "failures": [{"file_name": f.file_name, "reason": f.reason}
+                         for f in report.failures],
+        }, indent=2))
+    return 0

@@ -1,0 +1,479 @@
+"""Keypoint AP / AR of a model on an annotated data set in COCO format (COCO or CrowdPose).
+
+One call runs the :class:`~swahr_infer.estimator.Estimator` over every image of an annotation
+file, collects COCO keypoint results and scores them with the OKS-based COCO evaluation:
+
+    >>> from swahr_infer.evaluate import evaluate
+    >>> report = evaluate("w32_512.onnx", "person_keypoints_val2017.json", "val2017/")
+    >>> report.metrics.ap, report.metrics.ar
+
+The protocol is the official validation's (``tools/dist_valid.py`` with ``COCODataset`` /
+``CrowdPoseDataset.evaluate``): every person found is submitted with its score, with no rescoring
+and no OKS-NMS; ``image_id`` comes from the annotation file; ``category_id`` is the person
+category's id (1 in COCO and CrowdPose); ``keypoints`` are (x, y, score) x K flattened.
+
+**Scoring library (a decision, see README "Evaluate").**  xtcocotools when it can be imported,
+else pycocotools:
+
+* xtcocotools is the only maintained package with both ``'keypoints'`` (COCO, same numbers as
+  pycocotools) and ``'keypoints_crowd'`` (CrowdPose: its sigmas, its 0.53 x box-area OKS scale
+  instead of a segmentation area, and the easy / medium / hard split by the images'
+  ``crowdIndex``), so one library gives both data sets' official numbers.  Its 1.14.3 wheels on
+  PyPI are built against numpy 1.x and fail at import under numpy 2 ("numpy.dtype size
+  changed"); built from source it works with numpy 2 (:data:`XTCOCOTOOLS_INSTALL`).  An
+  import that fails for that reason counts as "not installed".
+* pycocotools (>= 2.0.8 has numpy 2 wheels; the ``eval`` extra) scores COCO only.  CrowdPose
+  without a working xtcocotools raises :class:`~swahr_infer.errors.MissingDependencyError`
+  saying how to build it.
+
+The data set is told by the annotation file's person category: 14 keypoints (CrowdPose's
+joint names) -> CrowdPose, 17 -> COCO; ``dataset=`` overrides it.
+
+An image that is missing or cannot be decoded is logged (one line), listed in
+:attr:`EvalReport.failures` and scored as an image where nobody was found, so the numbers
+always cover the whole (``limit``-ed) image set and are never raised by skipping hard or
+absent images.  Only when *every* image fails is that an error (:class:`ImageError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, fields
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OutputError
+from .skeleton import CROWDPOSE, LAYOUTS, Layout
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+DATASETS = ("coco", "crowdpose")
+
+#: builds xtcocotools against the installed numpy (its PyPI wheels need numpy 1.x)
+XTCOCOTOOLS_INSTALL = ("pip install cython && pip install --no-build-isolation "
+                       "--no-binary xtcocotools xtcocotools==1.14.3")
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+def _metric(label: str):
+    return field(metadata={"label": label})
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    def as_dict(self) -> Dict[str, float]:
+        """label -> value, in the order the scoring libraries print them."""
+        return {f.metadata["label"]: getattr(self, f.name) for f in fields(self)}
+
+    def table(self) -> str:
+        """A two-row Markdown table; a value of -1 (not defined on this data) shows as ``-``."""
+        items = self.as_dict()
+        width = max(7, *(len(k) + 2 for k in items))
+        cells = [f"{v:.3f}" if v >= 0 else "-" for v in items.values()]
+        line = lambda row: "|" + "|".join(c.center(width) for c in row) + "|"  # noqa: E731
+        return "\n".join([line(items), line(["-" * (width - 2)] * len(items)), line(cells)])
+
+
+@dataclass(frozen=True)
+class CocoMetrics(_Metrics):
+    """The 10 COCO keypoint numbers of ``COCOeval.summarize`` (OKS, up to 20 people per image).
+
+    AP / AR averaged over OKS 0.50:0.05:0.95, at 0.50 and at 0.75, and over medium
+    (32^2..96^2 px area) and large (> 96^2) people only.  -1 where the data has no
+    ground-truth person in that range (the libraries' convention).
+    """
+
+    ap: float = _metric("AP")
+    ap50: float = _metric("AP50")
+    ap75: float = _metric("AP75")
+    ap_medium: float = _metric("APm")
+    ap_large: float = _metric("APl")
+    ar: float = _metric("AR")
+    ar50: float = _metric("AR50")
+    ar75: float = _metric("AR75")
+    ar_medium: float = _metric("ARm")
+    ar_large: float = _metric("ARl")
+
+
+@dataclass(frozen=True)
+class CrowdPoseMetrics(_Metrics):
+    """The 9 CrowdPose numbers of xtcocotools' ``'keypoints_crowd'`` summary.
+
+    AP / AR over OKS 0.50:0.05:0.95, at 0.50 and 0.75, and AP on the easy / medium / hard
+    images (``crowdIndex`` < 0.2, < 0.8, >= 0.8).  The three are -1 when the annotation file's
+    images have no ``crowdIndex``.
+    """
+
+    ap: float = _metric("AP")
+    ap50: float = _metric("AP50")
+    ap75: float = _metric("AP75")
+    ar: float = _metric("AR")
+    ar50: float = _metric("AR50")
+    ar75: float = _metric("AR75")
+    ap_easy: float = _metric("AP(E)")
+    ap_medium: float = _metric("AP(M)")
+    ap_hard: float = _metric("AP(H)")
+
+
+Metrics = Union[CocoMetrics, CrowdPoseMetrics]
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    """An annotated image that could not be evaluated, and why."""
+
+    file_name: str
+    reason: str
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        metrics: the AP / AR numbers (:class:`CocoMetrics` or :class:`CrowdPoseMetrics`).
+        dataset: "coco" or "crowdpose".
+        scorer: the scoring library and its version, e.g. "xtcocotools 1.14.3".
+        images: number of images evaluated (after ``limit``), failed ones included.
+        failures: the images that could not be read or decoded (scored as "nobody found").
+        results: the COCO keypoint results submitted to the scorer.
+        seconds: wall time of the predictions.
+    """
+
+    metrics: Metrics
+    dataset: str
+    scorer: str
+    images: int
+    failures: List[ImageFailure]
+    results: List[Dict[str, Any]]
+    seconds: float
+
+    @property
+    def people(self) -> int:
+        return len(self.results)
+
+    def summary(self) -> str:
+        """Counts, scorer and the metrics table, as the CLI prints them."""
+        failed = f", {len(self.failures)} failed (scored as nobody found)" if self.failures else ""
+        head = (f"{self.images} image(s){failed}, {self.people} person(s) found in "
+                f"{self.seconds:.1f} s; {self.dataset} keypoints scored by {self.scorer}")
+        return head + "\n" + self.metrics.table()
+
+
+# -- annotation files -------------------------------------------------------------------------
+
+def load_annotations(path: PathLike) -> Dict[str, Any]:
+    """The annotation file as a dict, checked for the parts evaluation needs."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise AnnotationError(f"{path}: not a COCO-format annotation file (no 'images' list)")
+    for key in ("annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise AnnotationError(f"{path}: not a COCO-format annotation file (no '{key}' list)")
+    for image in data["images"]:
+        if "id" not in image or "file_name" not in image:
+            raise AnnotationError(f"{path}: an image entry lacks 'id' or 'file_name': {image}")
+    return data
+
+
+def person_category(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The category with keypoints (the person category)."""
+    for category in data["categories"]:
+        if category.get("keypoints"):
+            return category
+    raise AnnotationError("no category with 'keypoints' in the annotation file: "
+                          "not a keypoint annotation file")
+
+
+def detect_dataset(data: Dict[str, Any]) -> str:
+    """"coco" or "crowdpose", from the person category's keypoint names (their count, when the
+    names are neither data set's)."""
+    names = tuple(person_category(data)["keypoints"])
+    for layout in LAYOUTS.values():
+        if names == layout.joint_names:
+            return layout.name
+    for layout in LAYOUTS.values():
+        if len(names) == layout.num_joints:
+            log.info("keypoint names are not %s's but their number (%d) is", layout.name,
+                     len(names))
+            return layout.name
+    raise AnnotationError(f"the person category has {len(names)} keypoints; evaluation knows "
+                          f"COCO (17) and CrowdPose (14)")
+
+
+def _subset(data: Dict[str, Any], image_ids: Sequence[int]) -> Dict[str, Any]:
+    """``data`` restricted to ``image_ids`` (images and their annotations)."""
+    keep = set(image_ids)
+    out = dict(data)
+    out["images"] = [im for im in data["images"] if im["id"] in keep]
+    out["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    return out
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScoringAPI:
+    """The COCO / COCOeval classes of one scoring library, with the settings for a data set."""
+
+    name: str  # library and version
+    coco: Any  # the COCO class
+    cocoeval: Any  # the COCOeval class
+    iou_type: str  # "keypoints" or "keypoints_crowd"
+    eval_options: Dict[str, Any]
+
+    def make_eval(self, gt, dt):
+        return self.cocoeval(gt, dt, self.iou_type, **self.eval_options)
+
+
+def _import_scorer(package: str) -> Tuple[Any, Any, str]:
+    coco = import_module(f"{package}.coco").COCO
+    cocoeval = import_module(f"{package}.cocoeval").COCOeval
+    try:
+        from importlib.metadata import version
+
+        name = f"{package} {version(package)}"
+    except Exception:  # noqa: BLE001 - the version is only for the report
+        name = package
+    return coco, cocoeval, name
+
+
+def scoring_api(dataset: str) -> ScoringAPI:
+    """The library that scores ``dataset`` here (see the module docstring for the choice).
+
+    Raises MissingDependencyError when neither library is usable (COCO) or xtcocotools is not
+    (CrowdPose).
+    """
+    import numpy as np
+
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    try:
+        coco, cocoeval, name = _import_scorer("xtcocotools")
+    except (ImportError, ValueError) as exc:  # ValueError: a numpy-1 wheel under numpy 2
+        xtcocotools_error = exc
+    else:
+        if dataset == "crowdpose":
+            # CrowdPose's own tools scale OKS by 0.53 x box area (its files have no 'area')
+            options = {"sigmas": np.array(CROWDPOSE.sigmas), "use_area": False}
+            return ScoringAPI(name, coco, cocoeval, "keypoints_crowd", options)
+        # sigmas left to the library: its COCO defaults, as pycocotools
+        return ScoringAPI(name, coco, cocoeval, "keypoints", {})
+    log.debug("xtcocotools unusable (%s); trying pycocotools", xtcocotools_error)
+    if dataset == "crowdpose":
+        install = XTCOCOTOOLS_INSTALL
+        if not isinstance(xtcocotools_error, ModuleNotFoundError):
+            install = (f"it is installed but does not import ({xtcocotools_error}); "
+                       f"rebuild it: {install}")
+        raise MissingDependencyError("xtcocotools", "eval", "CrowdPose evaluation",
+                                     install=install) from None
+    try:
+        coco, cocoeval, name = _import_scorer("pycocotools")
+    except ImportError:
+        raise MissingDependencyError("pycocotools (or xtcocotools)", "eval",
+                                     "COCO evaluation") from None
+    return ScoringAPI(name, coco, cocoeval, "keypoints", {})
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The scoring libraries print progress; keep it out of stdout, in the debug log."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    if buffer.getvalue().strip():
+        log.debug("scorer output:\n%s", buffer.getvalue().rstrip())
+
+
+def _load_results(api: ScoringAPI, gt, results: Sequence[Dict[str, Any]]):
+    if results:
+        return gt.loadRes(copy.deepcopy(list(results)))  # loadRes adds fields in place
+    empty = api.coco()  # pycocotools' loadRes cannot take an empty list
+    empty.dataset = {"images": list(gt.dataset["images"]), "annotations": [],
+                     "categories": copy.deepcopy(gt.dataset["categories"])}
+    empty.createIndex()
+    return empty
+
+
+def _summarize(evaluator, dataset: str, data: Dict[str, Any]) -> Metrics:
+    if dataset == "coco":
+        evaluator.summarize()
+        return CocoMetrics(*(float(v) for v in evaluator.stats[:10]))
+    if all("crowdIndex" in image for image in data["images"]):
+        evaluator.summarize()
+        return CrowdPoseMetrics(*(float(v) for v in evaluator.stats[:9]))
+    # no crowd index: the crowd summary cannot split easy / medium / hard.  The plain keypoint
+    # summary reads the same accumulated arrays (same OKS, same 20 detections, all areas) for
+    # AP, AP50, AP75, AR, AR50, AR75.
+    log.warning("the annotation file's images have no 'crowdIndex': AP easy / medium / hard "
+                "are not computed")
+    evaluator.params.iouType = "keypoints"
+    evaluator.summarize()
+    s = [float(v) for v in evaluator.stats]
+    return CrowdPoseMetrics(s[0], s[1], s[2], s[5], s[6], s[7], -1.0, -1.0, -1.0)
+
+
+def score(annotation_file: PathLike, results: Sequence[Dict[str, Any]], *,
+          dataset: Optional[str] = None,
+          image_ids: Optional[Sequence[int]] = None) -> Metrics:
+    """Score COCO keypoint ``results`` against ``annotation_file``.
+
+    Args:
+        results: entries ``{"image_id", "category_id", "keypoints": [x, y, s] * K, "score"}``.
+        dataset: "coco" or "crowdpose"; default from the annotation file.
+        image_ids: score on these images only (default all images of the file): their
+            ground truth and, for CrowdPose, their easy / medium / hard split.
+    """
+    data = load_annotations(annotation_file)
+    dataset = dataset or detect_dataset(data)
+    api = scoring_api(dataset)
+    with contextlib.ExitStack() as stack:
+        path = str(annotation_file)
+        if image_ids is not None and len(set(image_ids)) < len(data["images"]):
+            data = _subset(data, image_ids)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="swahr_eval_"))
+            path = os.path.join(folder, "annotations.json")
+            with open(path, "w") as f:  # xtcocotools re-reads the file for the crowd split
+                json.dump(data, f)
+        with _quiet():
+            gt = api.coco(path)
+            evaluator = api.make_eval(gt, _load_results(api, gt, results))
+            evaluator.evaluate()
+            evaluator.accumulate()
+            return _summarize(evaluator, dataset, data)
+
+
+# -- prediction -------------------------------------------------------------------------------
+
+def predict_images(estimator, images: Sequence[Dict[str, Any]], image_dir: PathLike, *,
+                   category_id: int = 1, progress: Optional[bool] = None,
+                   ) -> Tuple[List[Dict[str, Any]], List[ImageFailure]]:
+    """Run ``estimator`` on each annotated image (``image_dir / file_name``).
+
+    Returns (COCO keypoint results, failures).  A file that is missing or cannot be decoded,
+    or whose network outputs cannot be decoded, is logged and listed, and the loop goes on.
+    ``progress``: tqdm bar (None: only on a terminal).
+    """
+    from tqdm import tqdm
+
+    from .image_io import read_file
+
+    image_dir = Path(image_dir)
+    results: List[Dict[str, Any]] = []
+    failures: List[ImageFailure] = []
+    bar = tqdm(images, unit="img", desc="eval", disable=None if progress is None else not progress)
+    for image in bar:
+        name = image["file_name"]
+        path = image_dir / name
+        try:
+            poses = estimator.predict(read_file(path))
+        except (ImageError, OutputError) as exc:
+            reason = str(exc)
+            if reason.startswith(f"{path}: "):  # read errors name the file already
+                reason = reason[len(f"{path}: "):]
+            log.warning("skipping %s: %s", name, reason)
+            failures.append(ImageFailure(name, reason))
+            continue
+        results.extend(poses.to_coco(image["id"], category_id))
+    return results, failures
+
+
+def _check_model(estimator, layout: Layout, annotation_file: PathLike) -> None:
+    info = estimator.info
+    if info.num_joints != layout.num_joints:
+        raise ModelError(f"the model finds {info.num_joints} joints ({info.dataset}) but "
+                         f"{annotation_file} is a {layout.name} file with {layout.num_joints}")
+
+
+def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
+             scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
+             limit: Optional[int] = None, dataset: str = "auto",
+             results_file: Optional[PathLike] = None, progress: Optional[bool] = None,
+             **estimator_options) -> EvalReport:
+    """Predict every annotated image and score the results (see the module docstring).
+
+    Args:
+        model: a model file (None: the bundled model) or an
+            :class:`~swahr_infer.estimator.Estimator`, used as it is.
+        annotation_file: COCO-format keypoint annotations (COCO or CrowdPose).
+        image_dir: folder holding the images under their ``file_name``.
+        scales, flip: test scales and flip test (default: the Estimator's, i.e. (1.0,) and on).
+        limit: only the first ``limit`` images of the annotation file.
+        dataset: "auto" (from the file), "coco" or "crowdpose".
+        results_file: also write the COCO results there (JSON list).
+        progress: tqdm progress bar (None: only on a terminal).
+        **estimator_options: passed to the Estimator (threads, device, ...).
+
+    Raises:
+        MissingDependencyError: no scoring library for this data set (checked before predicting).
+        AnnotationError, ModelError: an unusable annotation file; a model with another joint
+            count.
+        ImageError: not one image could be evaluated.
+    """
+    from .estimator import Estimator
+
+    data = load_annotations(annotation_file)
+    if dataset == "auto":
+        dataset = detect_dataset(data)
+    layout = LAYOUTS[dataset] if dataset in LAYOUTS else None
+    if layout is None:
+        raise ValueError(f"dataset must be 'auto' or one of {DATASETS}, got {dataset!r}")
+    found = len(person_category(data)["keypoints"])
+    if found != layout.num_joints:
+        raise AnnotationError(f"{annotation_file}: {found} keypoints per person, but {dataset} "
+                              f"has {layout.num_joints}")
+    api = scoring_api(dataset)  # fail before the long part, not after it
+
+    images = data["images"] if limit is None else data["images"][:max(0, int(limit))]
+    if not images:
+        raise AnnotationError(f"{annotation_file}: no images to evaluate")
+    if isinstance(model, Estimator):
+        if scales is not None or flip is not None or estimator_options:
+            raise ValueError("pass scales, flip and Estimator options to the Estimator itself")
+        estimator = model
+    else:
+        options = dict(estimator_options)
+        if scales is not None:
+            options["scales"] = tuple(scales)
+        if flip is not None:
+            options["flip"] = bool(flip)
+        estimator = Estimator(model, **options)
+    _check_model(estimator, layout, annotation_file)
+
+    start = time.perf_counter()
+    results, failures = predict_images(estimator, images, image_dir,
+                                       category_id=int(person_category(data)["id"]),
+                                       progress=progress)
+    seconds = time.perf_counter() - start
+    if len(failures) == len(images):
+        first = failures[0]
+        raise ImageError(f"none of the {len(images)} images could be evaluated "
+                         f"(first: {Path(image_dir) / first.file_name}: {first.reason})")
+    if results_file is not None:
+        results_file = Path(results_file)
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(results))
+    metrics = score(annotation_file, results, dataset=dataset,
+                    image_ids=[image["id"] for image in images])
+    return EvalReport(metrics, dataset, api.name, len(images), failures, results, seconds)
+
+
+__all__ = ["CocoMetrics", "CrowdPoseMetrics", "EvalReport", "ImageFailure", "ScoringAPI",
+           "XTCOCOTOOLS_INSTALL", "detect_dataset", "evaluate", "load_annotations",
+           "person_category", "predict_images", "score", "scoring_api"]
