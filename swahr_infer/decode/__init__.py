@@ -73,7 +73,7 @@ def decode(
         OutputError: shapes that do not fit together or non-finite values.
     """
     params = _params(params, overrides)
-    hm, tg = check_maps(heatmaps, tags, len(joint_names) if joint_names else None,
+    hm, tg = check_maps(heatmaps, tags, None if joint_names is None else len(joint_names),
                         check_finite=check_finite)
     k = hm.shape[0]
     names, bones = _layout(k, joint_names, skeleton)

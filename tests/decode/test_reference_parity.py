@@ -53,11 +53,11 @@ def test_matches_reference_on_varied_synthetic_maps(seed):
     _assert_same(*_case(seed))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))
 def test_matches_reference_on_pure_noise(seed):
     """Random heatmaps and tags: many peaks, fragments, merges, ties everywhere."""
     rng = np.random.default_rng(100 + seed)
-    k, h, w = 17, int(rng.integers(20, 60)), int(rng.integers(20, 70))
+    k, h, w = 17, int(rng.integers(16, 40)), int(rng.integers(16, 48))
     hm = rng.uniform(-0.05, 0.3, (k, h, w)).astype(np.float32)
     tg = (rng.normal(0, 1.5, (k, h, w, 2))).astype(np.float32)
     _assert_same(hm, tg, dict(detection_threshold=0.2))
@@ -76,12 +76,13 @@ def test_matches_reference_on_quantised_maps():
     del rng
 
 
-@pytest.mark.slow
 def test_matches_reference_beyond_the_person_window():
-    """35 people with max_num_people 30: orphans, the key-merge quirk, top-k truncation."""
-    kps = random_people(35, (150, 220), seed=3, anchor=False, visible_prob=0.7)
-    hm, tg = render_maps(kps, (150, 220), sigma=1.2, noise=0.01, tag_noise=0.02, seed=3)
-    _assert_same(hm, tg, {})
+    """More people than max_num_people: orphans, the key-merge quirk, top-k truncation."""
+    kps = random_people(14, (96, 128), seed=3, anchor=False, visible_prob=0.7)
+    hm, tg = render_maps(kps, (96, 128), sigma=1.0, noise=0.01, tag_noise=0.02, seed=3)
+    _assert_same(hm, tg, dict(max_num_people=10))
+    hm, tg = render_maps(kps, (96, 128), sigma=1.0, seed=3)  # exact tags: keys merge
+    _assert_same(hm, tg, dict(max_num_people=10))
 
 
 def test_decode_applies_the_affine_like_the_reference():
