@@ -18,7 +18,6 @@ official SWAHR / HigherHRNet test pipeline.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -42,9 +41,6 @@ log = logging.getLogger(__name__)
 # network inputs longer than this many times their short side are refused (a 2 x 5000 image
 # would otherwise ask for a 512 x 1,280,000 input)
 MAX_ASPECT = 16.0
-
-_DECODE_OPTIONS = ("detection_threshold", "tag_threshold", "max_num_people", "nms_kernel",
-                   "use_detection_val", "adjust", "refine")
 
 
 class Estimator:
@@ -132,9 +128,8 @@ class Estimator:
         overrides = dict(detection_threshold=detection_threshold, tag_threshold=tag_threshold,
                          max_num_people=max_num_people, nms_kernel=nms_kernel,
                          use_detection_val=use_detection_val, adjust=adjust, refine=refine)
-        self.params = dataclasses.replace(
-            DecodeParams.from_defaults(self.info.decode),
-            **{key: value for key, value in overrides.items() if value is not None})
+        self.params = DecodeParams.from_defaults(
+            self.info.decode, **{key: value for key, value in overrides.items() if value is not None})
         self.dedup_oks, self.min_score, self.max_people = dedup_oks, min_score, max_people
         self._check_short_side()
         self._tables = {order: normalization_table(self.info.mean, self.info.std, order)

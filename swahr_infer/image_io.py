@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Tuple, Union
+from typing import TYPE_CHECKING, Tuple, Union
 
 import cv2
 import numpy as np
@@ -39,7 +39,10 @@ MAX_PIXELS = 16384 * 16384
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2",
                   ".pbm", ".pgm", ".ppm", ".pnm", ".sr", ".ras", ".exr", ".hdr")
 
-ImageLike = Union[str, os.PathLike, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image as PILImage
+
+ImageLike = Union[str, os.PathLike, np.ndarray, "PILImage.Image"]
 
 
 def check_size(height: int, width: int, what: str = "image") -> None:
@@ -66,15 +69,26 @@ def read_file(path: Union[str, os.PathLike]) -> np.ndarray:
         raise ImageError(f"{path}: is a directory, not an image") from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_bytes(data, str(path))
+
+
+def decode_bytes(data: Union[bytes, np.ndarray], what: str = "image") -> np.ndarray:
+    """Decode encoded image bytes (a file's content) exactly as :func:`read_file` does.
+
+    For images that arrive as bytes rather than local files (object stores, archives,
+    ``ray.data.read_binary_files``); ``what`` names the source in error messages.
+    """
+    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) \
+        else np.asarray(data, np.uint8).reshape(-1)
     if data.size == 0:
-        raise ImageError(f"{path}: file is empty")
+        raise ImageError(f"{what}: file is empty")
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:  # e.g. larger than OpenCV's own pixel limit
-        raise ImageError(f"{path}: cannot be decoded ({str(exc).strip().splitlines()[-1]})") from None
+        raise ImageError(f"{what}: cannot be decoded ({str(exc).strip().splitlines()[-1]})") from None
     if image is None:
-        raise ImageError(f"{path}: not an image OpenCV can decode (corrupt or unsupported format)")
-    check_size(*image.shape[:2], what=str(path))
+        raise ImageError(f"{what}: not an image OpenCV can decode (corrupt or unsupported format)")
+    check_size(*image.shape[:2], what=what)
     return image
 
 
