@@ -25,7 +25,7 @@ all outputs stay float32 with ``Cast`` nodes inside the graph, and the head (res
 in float32.  Precision is therefore stated in the graph itself, which is what strongly typed
 TensorRT builds need (TensorRT 10 ``--stronglyTyped``; TensorRT 11 is always strongly typed and has
 no FP16 builder flag) and what ONNX Runtime's CUDA provider runs natively.  ONNX Runtime's CPU
-provider runs it as well (slower than FP32 there).  BatchNorm is folded in float32 before the
+provider runs it too (tested).  BatchNorm is folded in float32 before the
 weights are rounded to float16, so the weights are rounded once.
 """
 

@@ -1,0 +1,99 @@
+"""Convert a SWAHR / HigherHRNet PyTorch checkpoint into an ONNX model for swahr-infer.
+
+The architecture (width, joints, scale heads, module counts) is read from the checkpoint; plain
+state dicts, {'state_dict': ...} / {'model': ...} wrappers and DataParallel 'module.' prefixes
+are accepted, and the file is read with weights_only=True.  The ONNX model has input 'image'
+float32 [N, 3, H, W] (normalised RGB, H and W multiples of 32) and outputs 'heatmaps' and 'tags'
+[N, K, H/2, W/2] (and 'scales' with --with-scales); batch, height and width are dynamic unless
+fixed with --static / --batch.  The official decoding defaults travel in the model's metadata.
+
+examples:
+  swahr-infer export pose_higher_hrnet_w32_512.pth -o w32.onnx
+  swahr-infer export checkpoint.pth.tar -o w48_fp16.onnx --fp16 --static 640x960 --batch 2
+
+Needs the export extra: pip install "swahr-infer[export]" (torch, onnx, onnxslim).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from importlib import import_module
+from pathlib import Path
+from typing import Tuple
+
+from ..errors import MissingDependencyError
+
+HELP = "convert a PyTorch checkpoint to an ONNX model (needs the export extra)"
+
+# names of export.model.ARCHS, repeated here so that --help works without torch
+# (tests/export/test_cli.py keeps the two in step)
+ARCH_NAMES = ("w32", "w48", "crowdpose-w48", "w16-small", "w8-tiny")
+
+
+def _size(text: str) -> Tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 512x768, got {text!r}")
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise argparse.ArgumentTypeError(f"height and width must be positive multiples of 32, "
+                                         f"got {text!r}")
+    return height, width
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
+    parser.add_argument("-o", "--output",
+                        help="ONNX file to write (default: the checkpoint's name with .onnx)")
+    parser.add_argument("--arch", metavar="NAME",
+                        help="architecture instead of the inferred one: " + ", ".join(ARCH_NAMES))
+    parser.add_argument("--static", type=_size, metavar="HxW",
+                        help="fix the input height and width (default: dynamic)")
+    parser.add_argument("--batch", type=_positive, metavar="N",
+                        help="fix the batch size (default: dynamic)")
+    parser.add_argument("--fp16", action="store_true",
+                        help="float16 weights and compute, float32 input and outputs (for "
+                             "strongly typed TensorRT builds and ONNX Runtime CUDA)")
+    parser.add_argument("--with-scales", action="store_true",
+                        help="add the SWAHR 'scales' output (stage-1 scale maps)")
+    parser.add_argument("--opset", type=int, default=17,
+                        help="ONNX opset (default 17, the newest TensorRT 8.6 parses)")
+
+
+def _require(package: str) -> None:
+    try:
+        import_module(package)
+    except ImportError:
+        raise MissingDependencyError(package, "export", "swahr-infer export") from None
+
+
+def default_output(checkpoint: str, fp16: bool = False) -> Path:
+    path = Path(checkpoint)
+    stem = path.name.split(".")[0] or path.name
+    return path.with_name(stem + ("_fp16" if fp16 else "") + ".onnx")
+
+
+def run(args: argparse.Namespace) -> int:
+    for package in ("torch", "onnx", "onnxslim"):
+        _require(package)
+    from export.onnx_export import export_checkpoint  # needs torch: imported only now
+
+    output = Path(args.output) if args.output else default_output(args.checkpoint, args.fp16)
+    start = time.perf_counter()
+    info = export_checkpoint(args.checkpoint, output, arch=args.arch, static_size=args.static,
+                             batch=args.batch, fp16=args.fp16, with_scales=args.with_scales,
+                             opset=args.opset)
+    height, width = args.static or ("H", "W")
+    shape = f"{args.batch or 'N'}x3x{height}x{width}"
+    kind = "SWAHR" if info.has_scale_heads else "HigherHRNet"
+    print(f"wrote {output}: {info.arch} {kind}, {info.num_joints} joints ({info.dataset}), "
+          f"{info.precision}, image {shape}, {time.perf_counter() - start:.1f} s")
+    return 0

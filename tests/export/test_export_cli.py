@@ -1,0 +1,156 @@
+"""``swahr-infer export``: it works, and every bad input ends in one line and a non-zero code."""
+
+import subprocess
+import sys
+
+import pytest
+
+from swahr_infer.cli import main
+
+
+def last_lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_help_lists_every_registered_arch():
+    pytest.importorskip("torch")
+    from export.model import ARCHS
+    from swahr_infer.cli.export import ARCH_NAMES
+
+    assert tuple(ARCHS) == ARCH_NAMES
+
+
+def test_help_and_missing_torch_without_torch(tmp_path):
+    """`swahr-infer --help` and `export --help` work with torch unimportable; running the
+    export then says which extra to install, in one line."""
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from swahr_infer.cli import main\n"
+        "try:\n    main(['export', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        f"sys.exit(main(['export', {str(tmp_path / 'x.pth')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "--with-scales" in done.stdout
+    assert last_lines(done.stderr) == [
+        'swahr-infer export: error: torch is required for swahr-infer export: '
+        'pip install "swahr-infer[export]"']
+    top = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
+                          "from swahr_infer.cli import main; main(['--help'])"],
+                         capture_output=True, text=True, timeout=120)
+    assert top.returncode == 0 and "export" in top.stdout
+
+
+def test_missing_torch_in_process(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["export", str(tmp_path / "x.pth")]) == 1
+    assert "swahr-infer[export]" in capsys.readouterr().err
+
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxslim")
+
+
+def test_export_from_wrapped_checkpoint(tmp_path, tiny_model, capsys):
+    import onnx
+
+    checkpoint = tmp_path / "checkpoint.pth.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in tiny_model.state_dict().items()},
+                "epoch": 1}, checkpoint)
+    output = tmp_path / "tiny.onnx"
+    assert main(["export", str(checkpoint), "-o", str(output), "--static", "256x320",
+                 "--batch", "2", "--with-scales"]) == 0
+    out = capsys.readouterr().out
+    assert "w8-tiny SWAHR, 17 joints (coco), fp32, image 2x3x256x320" in out
+    model = onnx.load(str(output))
+    assert [o.name for o in model.graph.output] == ["heatmaps", "tags", "scales"]
+    assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pth.tar", "tiny.onnx"}
+
+
+def test_default_output_name():
+    from swahr_infer.cli.export import default_output
+
+    assert default_output("/a/b/model.pth.tar").as_posix() == "/a/b/model.onnx"
+    assert default_output("w32.pth", fp16=True).as_posix() == "w32_fp16.onnx"
+
+
+def bad_inputs(tmp_path, tiny_checkpoint, tiny_model):
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(tiny_checkpoint.read_bytes()[:1000])
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint\n")
+    wrong = tmp_path / "wrong.pth"
+    state = dict(tiny_model.state_dict())
+    del state["layer1.0.conv1.weight"]
+    torch.save(state, wrong)
+    ok = str(tiny_checkpoint)
+    out = str(tmp_path / "m.onnx")
+    return {
+        "missing file": ([str(tmp_path / "nope.pth"), "-o", out], "checkpoint not found"),
+        "not a checkpoint": ([str(text), "-o", out], "not a readable PyTorch checkpoint"),
+        "truncated": ([str(truncated), "-o", out], "empty or truncated"),
+        "wrong keys": ([str(wrong), "-o", out], "1 missing: layer1.0.conv1.weight"),
+        "unwritable output": ([ok, "-o", str(tmp_path / "no" / "m.onnx")], "cannot write"),
+        "arch mismatch": ([ok, "-o", out, "--arch", "w48"], "does not fit architecture w48"),
+    }
+
+
+CASES = ["missing file", "not a checkpoint", "truncated", "wrong keys", "unwritable output",
+         "arch mismatch"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_one_line(case, tmp_path, tiny_checkpoint, tiny_model, capsys):
+    argv, message = bad_inputs(tmp_path, tiny_checkpoint, tiny_model)[case]
+    assert main(["export", *argv]) == 1
+    err = last_lines(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith("swahr-infer export: error: ")
+    assert message in err[0]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bad_input_subprocess_has_no_traceback(tmp_path, tiny_checkpoint, tiny_model):
+    argv, message = bad_inputs(tmp_path, tiny_checkpoint, tiny_model)["truncated"]
+    done = subprocess.run([sys.executable, "-m", "swahr_infer", "export", *argv],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert len(last_lines(done.stderr)) == 1 and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_verbose_shows_the_exception(tmp_path):
+    from swahr_infer.errors import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        main(["--verbose", "export", str(tmp_path / "nope.pth")])
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--static", "500x768"], "multiples of 32"),
+    (["--static", "512"], "expected HEIGHTxWIDTH"),
+    (["--batch", "0"], "must be at least 1"),
+])
+def test_bad_options_are_usage_errors(option, message, tiny_checkpoint, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(tiny_checkpoint), *option])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["w32", "crowdpose-w48"])  # W48-COCO: benchmarks/export_time.py
+def test_export_official_archs(arch, tmp_path, capsys):
+    """Acceptance: a random-weight checkpoint of each official architecture exports."""
+    import onnx
+
+    from export.model import build_model
+
+    checkpoint = tmp_path / f"{arch}.pth"
+    torch.save(build_model(arch).state_dict(), checkpoint)
+    output = tmp_path / f"{arch}.onnx"
+    assert main(["export", str(checkpoint), "-o", str(output)]) == 0
+    assert f"{arch} SWAHR" in capsys.readouterr().out
+    model = onnx.load(str(output), load_external_data=False)
+    joints = 14 if arch.startswith("crowdpose") else 17
+    assert model.graph.output[0].type.tensor_type.shape.dim[1].dim_value == joints
