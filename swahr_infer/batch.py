@@ -1,0 +1,502 @@
+"""Batch inference at scale on Ray Data: a pool of Estimators over millions of images.
+
+    >>> from swahr_infer.batch import run_batch
+    >>> summary = run_batch("frames/", "poses.parquet", model="w32_512.onnx", workers=4)
+    >>> summary.images, summary.persons, summary.failures
+
+How it runs: the *paths* of the images (not their pixels) form a Ray dataset; a pool of actors
+each owns one :class:`~swahr_infer.estimator.Estimator` (one model session, and one GPU when the
+cluster has GPUs), reads and decodes its images itself with the single-process decoding
+(:func:`~swahr_infer.image_io.read_file`) and returns one small row per image.  So only paths
+and results travel through Ray's object store, and the poses are exactly those of
+``Estimator.predict`` with the same model and options.  An image that cannot be read or
+processed becomes a row with ``error`` set; nothing else is lost.
+
+Inputs: a folder (searched recursively, image extensions only, sorted), one image, a list of
+paths or URIs (``s3://``, ``gs://``, ``hdfs://``..., read with ``pyarrow.fs``), or an existing
+``ray.data.Dataset`` with a ``path`` column (strings), a ``bytes`` column (encoded images, as
+``ray.data.read_binary_files(..., include_paths=True)`` makes) or an ``image`` column (decoded
+[H, W, 3] uint8 arrays, RGB as Ray's readers give them; ``rgb=False`` for BGR).  Optional
+``index`` and ``image_id`` columns of a dataset are carried over.
+
+Output rows (:func:`result_schema`), one per input image:
+
+============== ============================ ===============================================
+column         type                         meaning
+============== ============================ ===============================================
+index          int64                        position in the input (folder: sorted order;
+                                            list: given order; dataset: its ``index``
+                                            column, else -1)
+path           string                       the path or URI read (absolute for local files)
+image_id       int64                        the file stem when it is a number (COCO names),
+                                            else ``index`` (as ``swahr-infer predict --json``)
+num_persons    int32                        N (0 for failed images)
+keypoints      list<list<list<float32>>>    [N][K][3]: x, y, score in image pixels
+scores         list<float32>                [N] person scores
+keypoint_scales list<list<float32>>         [N][K] for models with a ``scales`` output, else
+                                            null (NaN -> null in JSON lines)
+error          string                       null on success, else why the image was skipped
+============== ============================ ===============================================
+
+:func:`run_batch` executes and writes one file (``.parquet`` or ``.jsonl``) from the driver:
+results are small, so this scales to millions of images.  :func:`pose_dataset` returns the lazy
+dataset of result rows instead, for ``ds.write_parquet(folder)`` or further Ray processing.
+
+Ray is imported only inside these functions; without it they raise
+:class:`~swahr_infer.errors.MissingDependencyError` (``pip install "swahr-infer[ray]"``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .errors import ImageError, MissingDependencyError, ModelError, SwahrError
+
+log = logging.getLogger(__name__)
+
+Source = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], "ray.data.Dataset"]  # noqa: F821
+
+# rows per input block: enough blocks to balance the pool, not so many that the driver
+# spends its time creating them (1M images -> ~1000 blocks)
+MAX_BLOCK_ROWS = 1024
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def _import_ray():
+    """The ``ray`` module with ``ray.data``, or :class:`MissingDependencyError`."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("ray", "ray", "batch inference on Ray Data") from exc
+    return ray
+
+
+def is_uri(path: Union[str, os.PathLike]) -> bool:
+    """True for ``scheme://...`` strings (``s3://``, ``gs://``, ``file://``), not local paths."""
+    return isinstance(path, str) and bool(_URI.match(path))
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+def list_images(folder: Union[str, os.PathLike]) -> List[str]:
+    """Absolute paths of the image files under ``folder`` (recursive), in sorted order.
+
+    The same rule as ``swahr-infer predict FOLDER``: image extensions only
+    (:data:`~swahr_infer.image_io.IMAGE_SUFFIXES`), sorted by path.
+    """
+    from .image_io import IMAGE_SUFFIXES
+
+    root = Path(folder).resolve()
+    return [str(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def _list_uri(uri: str) -> List[str]:
+    """One URI, or the image files under a URI prefix (recursive, sorted)."""
+    from pyarrow import fs
+
+    from .image_io import IMAGE_SUFFIXES
+
+    filesystem, root = fs.FileSystem.from_uri(uri)
+    info = filesystem.get_file_info(root)
+    if info.type == fs.FileType.File:
+        return [uri]
+    if info.type != fs.FileType.Directory:
+        raise ImageError(f"{uri}: no such file or folder")
+    scheme = uri[:uri.index("://") + 3]
+    found = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
+    return sorted(scheme + f.path for f in found
+                  if f.type == fs.FileType.File and Path(f.path).suffix.lower() in IMAGE_SUFFIXES)
+
+
+def input_paths(source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> List[str]:
+    """The image paths / URIs a folder, file, URI or list stands for, in processing order.
+
+    Local paths are made absolute (Ray workers need not share the driver's working folder).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if is_uri(source):
+            paths = _list_uri(source)
+        else:
+            path = Path(source)
+            if path.is_dir():
+                paths = list_images(path)
+            elif path.is_file():
+                paths = [str(path.resolve())]
+            else:
+                raise ImageError(f"{source}: no such file or folder")
+        if not paths:
+            raise ImageError(f"{source}: no image files found")
+        return paths
+    paths = [p if is_uri(p) else str(Path(p).resolve()) for p in source]
+    if not paths:
+        raise ImageError("the list of images is empty")
+    return paths
+
+
+def image_id_for(path: Optional[str], index: int) -> int:
+    """COCO image id: the file stem when it is a number (COCO names), else ``index``."""
+    stem = Path(path).stem if path else ""
+    return int(stem) if stem.isdigit() else int(index)
+
+
+def _paths_dataset(ray, paths: List[str], rows_per_block: int):
+    """A dataset of (index, path) rows in blocks of about ``rows_per_block``.
+
+    Built on the driver (``from_items``): no remote tasks just to describe the blocks.
+    """
+    items = [{"index": i, "path": path} for i, path in enumerate(paths)]
+    return ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / rows_per_block))
+
+
+# -- the actor --------------------------------------------------------------------------------
+
+def result_schema():
+    """The ``pyarrow.Schema`` of result rows (see the module docstring)."""
+    import pyarrow as pa
+
+    f32 = pa.float32()
+    return pa.schema([
+        ("index", pa.int64()),
+        ("path", pa.string()),
+        ("image_id", pa.int64()),
+        ("num_persons", pa.int32()),
+        ("keypoints", pa.list_(pa.list_(pa.list_(f32)))),
+        ("scores", pa.list_(f32)),
+        ("keypoint_scales", pa.list_(pa.list_(f32))),
+        ("error", pa.string()),
+    ])
+
+
+class PoseWorker:
+    """Ray Data callable class: one Estimator per actor, one result row per image.
+
+    Use through :func:`pose_dataset`, or directly::
+
+        ds.map_batches(PoseWorker, fn_constructor_kwargs={"model": path, "options": {...}},
+                       batch_size=16, compute=ray.data.ActorPoolStrategy(size=4), num_gpus=1)
+
+    Args:
+        model: model file (local to each node), or None for the bundled model.
+        options: keyword arguments of :class:`~swahr_infer.estimator.Estimator`.
+        rgb: channel order of an ``image`` column of decoded arrays (Ray's readers give RGB).
+    """
+
+    def __init__(self, model: Optional[str] = None, options: Optional[Dict[str, Any]] = None,
+                 rgb: bool = True):
+        from .estimator import Estimator
+
+        self.estimator = Estimator(model, **(options or {}))
+        self.rgb = rgb
+
+    def __call__(self, batch: Dict[str, np.ndarray]):
+        """numpy batch (``path`` / ``bytes`` / ``image``, optional ``index``, ``image_id``)
+        -> ``pyarrow.Table`` of :func:`result_schema` rows, in the batch's order."""
+        import pyarrow as pa
+
+        n = len(next(iter(batch.values())))
+        paths = batch.get("path")
+        if not any(key in batch for key in ("path", "bytes", "image")):
+            raise ValueError("swahr-infer batch input needs a 'path', 'bytes' or 'image' column, "
+                             f"not only {sorted(batch)}")
+        indices = batch["index"] if "index" in batch else np.full(n, -1, np.int64)
+        rows: Dict[str, list] = {name: [] for name in result_schema().names}
+        for i in range(n):
+            path = None if paths is None else str(paths[i])
+            index = int(indices[i])
+            poses, error = self._predict(batch, i, path)
+            rows["index"].append(index)
+            rows["path"].append(path)
+            rows["image_id"].append(int(batch["image_id"][i]) if "image_id" in batch
+                                    else image_id_for(path, index))
+            rows["num_persons"].append(0 if poses is None else len(poses))
+            rows["keypoints"].append(None if poses is None else poses.keypoints.tolist())
+            rows["scores"].append(None if poses is None else poses.scores.tolist())
+            scales = None if poses is None else poses.keypoint_scales
+            rows["keypoint_scales"].append(None if scales is None else scales.tolist())
+            rows["error"].append(error)
+        return pa.Table.from_pydict(rows, schema=result_schema())
+
+    def _predict(self, batch: Dict[str, np.ndarray], i: int, path: Optional[str]):
+        """(Poses, None), or (None, why) for an image that cannot be used."""
+        name = path or f"row {i}"
+        try:
+            if "image" in batch:
+                return self.estimator.predict(batch["image"][i], rgb=self.rgb), None
+            if "bytes" in batch:
+                from .image_io import decode_bytes
+
+                return self.estimator.predict(decode_bytes(batch["bytes"][i], name)), None
+            return self.estimator.predict(read_image(path)), None
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop a million-image job
+            message = str(exc) if isinstance(exc, SwahrError) else f"{type(exc).__name__}: {exc}"
+            if message.startswith(f"{name}: "):  # read errors already name the file
+                message = message[len(name) + 2:]
+            log.warning("skipping %s: %s", name, message)
+            return None, message
+
+
+def read_image(path: str) -> np.ndarray:
+    """[H, W, 3] uint8 BGR from a local path or a URI, decoded as :func:`read_file` does."""
+    from .image_io import decode_bytes, read_file
+
+    if not is_uri(path):
+        return read_file(path)
+    from pyarrow import fs
+
+    try:
+        filesystem, inner = fs.FileSystem.from_uri(path)
+        with filesystem.open_input_stream(inner) as stream:
+            data = stream.read()
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot be read ({exc})") from None
+    return decode_bytes(data, path)
+
+
+# -- the dataset ------------------------------------------------------------------------------
+
+def _pool_size(ray, workers: Optional[int], cpus_per_worker: float, gpus_per_worker: float) -> int:
+    if workers:
+        return int(workers)
+    resources = ray.cluster_resources()
+    if gpus_per_worker > 0:
+        return max(1, int(resources.get("GPU", 0) // gpus_per_worker))
+    return max(1, int(resources.get("CPU", 1) // cpus_per_worker))
+
+
+def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
+                 workers: Optional[int] = None, gpus_per_worker: Optional[float] = None,
+                 cpus_per_worker: float = 1.0, batch_size: int = 16, rgb: bool = True,
+                 **estimator_options) -> "ray.data.Dataset":  # noqa: F821
+    """The lazy Ray dataset of result rows (:func:`result_schema`), one per input image.
+
+    Needs a running Ray (``ray.init`` or :func:`init_ray`); nothing runs until the dataset
+    is consumed (``iter_batches``, ``write_parquet``, ...).
+
+    Args:
+        source: folder, image file, URI, list of paths / URIs, or a ``ray.data.Dataset``
+            (see the module docstring).
+        model: ``.onnx`` file present at this path on every node; None: the bundled model.
+        workers: actors in the pool (default: cluster GPUs / ``gpus_per_worker`` when GPUs
+            are used, else cluster CPUs / ``cpus_per_worker``).
+        gpus_per_worker: GPUs reserved per actor (default: 1 when the cluster has GPUs, else
+            0; fractions share a GPU between actors).
+        cpus_per_worker: CPUs reserved per actor, also its inference threads (unless
+            ``threads`` is given).
+        batch_size: images per call of an actor (they are still run one by one: the pool, not
+            the batch, gives the parallelism).
+        rgb: channel order of an ``image`` column of a dataset.
+        **estimator_options: :class:`~swahr_infer.estimator.Estimator` options (``scales``,
+            ``flip``, ``detection_threshold``, ``device``, ``threads``, ...).
+    """
+    ray = _import_ray()
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    if gpus_per_worker is None:
+        gpus_per_worker = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    options = dict(estimator_options)
+    options.setdefault("threads", max(1, int(cpus_per_worker)))
+    if gpus_per_worker <= 0:
+        options.setdefault("device", "cpu")
+    if model is not None:
+        if not is_uri(str(model)) and not Path(model).is_file():
+            raise ModelError(f"{model}: no such model file")
+        model = str(Path(model).resolve())
+    size = _pool_size(ray, workers, cpus_per_worker, gpus_per_worker)
+    if isinstance(source, ray.data.Dataset):
+        dataset = source
+    else:
+        paths = input_paths(source)
+        rows = min(max(batch_size, math.ceil(len(paths) / (4 * size))),
+                   max(batch_size, MAX_BLOCK_ROWS))
+        dataset = _paths_dataset(ray, paths, rows)
+    log.info("pose pool: %d worker(s), %g CPU and %g GPU each, batch %d", size, cpus_per_worker,
+             gpus_per_worker, batch_size)
+    return dataset.map_batches(
+        PoseWorker, fn_constructor_kwargs={"model": model, "options": options, "rgb": rgb},
+        batch_size=batch_size, batch_format="numpy", zero_copy_batch=True,
+        compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_per_worker,
+        num_gpus=gpus_per_worker or None)
+
+
+# -- running and writing ----------------------------------------------------------------------
+
+def init_ray(address: Optional[str] = None, *, num_cpus: Optional[int] = None,
+             num_gpus: Optional[int] = None, **init_options):
+    """Connect to the Ray cluster at ``address``, or start a local one; no-op if connected.
+
+    A local Ray gets ``num_cpus`` / ``num_gpus`` (default: this machine's) and no dashboard.
+    Returns the ``ray`` module.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return ray
+    if address:
+        ray.init(address=address, **init_options)
+    else:
+        init_options.setdefault("include_dashboard", False)
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, **init_options)
+    return ray
+
+
+@dataclass
+class BatchSummary:
+    """What a :func:`run_batch` run did.
+
+    Attributes:
+        out: the results file.
+        images: rows written (one per input image, failed ones included).
+        persons: persons found in all images.
+        failures: (path, reason) of each image that could not be processed.
+        seconds: wall time of the run (reading, inference and writing; not Ray's start-up).
+    """
+
+    out: Path
+    images: int = 0
+    persons: int = 0
+    failures: List[Tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> int:
+        return self.images - len(self.failures)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+
+def results_format(out: Union[str, os.PathLike]) -> str:
+    """"parquet" or "jsonl", from the file suffix of ``out``."""
+    suffix = Path(out).suffix.lower()
+    if suffix in _PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in _JSON_SUFFIXES:
+        return "jsonl"
+    raise ValueError(f"{out}: results file must end with .parquet or .jsonl, not {suffix!r}")
+
+
+@contextmanager
+def _data_context(ray, preserve_order: bool, progress: bool) -> Iterator[None]:
+    """Ray Data's global execution options for one run, restored afterwards."""
+    context = ray.data.DataContext.get_current()
+    saved = (context.execution_options.preserve_order, context.enable_progress_bars)
+    context.execution_options.preserve_order = preserve_order
+    context.enable_progress_bars = progress
+    try:
+        yield
+    finally:
+        context.execution_options.preserve_order, context.enable_progress_bars = saved
+
+
+def run_batch(source: Source, out: Union[str, os.PathLike],
+              model: Union[str, os.PathLike, None] = None, *, preserve_order: bool = False,
+              address: Optional[str] = None, progress: bool = True,
+              **options) -> BatchSummary:
+    """Find the poses in every input image on Ray Data and write one results file.
+
+    Args:
+        source: see :func:`pose_dataset`.
+        out: ``.parquet`` or ``.jsonl`` file, written atomically (``out.part``, then renamed).
+        model: see :func:`pose_dataset`.
+        preserve_order: write rows in input order (Ray Data's ``preserve_order``); otherwise
+            in completion order (sort by ``index`` later if needed).
+        address: Ray cluster to use when Ray is not initialised yet; None starts a local one.
+        progress: Ray Data's progress bars.
+        **options: :func:`pose_dataset` options (``workers``, ``gpus_per_worker``,
+            ``cpus_per_worker``, ``batch_size``, ``rgb``) and Estimator options.
+
+    Returns:
+        :class:`BatchSummary`; failed images are rows with ``error`` set, listed in
+        ``failures``.
+    """
+    out = Path(out)
+    fmt = results_format(out)
+    ray = init_ray(address)
+    start = time.perf_counter()
+    summary = BatchSummary(out)
+    with _data_context(ray, preserve_order, progress):
+        dataset = pose_dataset(source, model, **options)
+        batches = dataset.iter_batches(batch_format="pyarrow", batch_size=None)
+        write_results(_counted(batches, summary), out, fmt)
+    summary.seconds = time.perf_counter() - start
+    log.info("%d image(s), %d person(s), %d failed, %.1f images/s -> %s", summary.images,
+             summary.persons, len(summary.failures), summary.images_per_second, out)
+    return summary
+
+
+def _counted(tables: Iterable, summary: BatchSummary) -> Iterator:
+    """Pass result tables through, adding their counts and failures to ``summary``."""
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        summary.images += table.num_rows
+        summary.persons += int(np.sum(table.column("num_persons").to_numpy()))
+        errors = table.column("error")
+        if errors.null_count < table.num_rows:
+            for path, error in zip(table.column("path").to_pylist(), errors.to_pylist()):
+                if error is not None:
+                    summary.failures.append((path, error))
+        yield table
+
+
+def write_results(tables: Iterable, out: Union[str, os.PathLike],
+                  fmt: Optional[str] = None) -> Path:
+    """Write result tables (:func:`result_schema`) to one Parquet or JSON-lines file.
+
+    The file appears only when complete: it is written as ``<out>.part`` and renamed.
+    """
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    fmt = fmt or results_format(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    schema = result_schema()
+    try:
+        if fmt == "parquet":
+            with pq.ParquetWriter(str(part), schema) as writer:
+                for table in tables:
+                    writer.write_table(table.cast(schema))
+        else:
+            with open(part, "w", encoding="utf-8") as stream:
+                for table in tables:
+                    for row in table.to_pylist():
+                        if row["keypoint_scales"] is not None:
+                            row["keypoint_scales"] = _nan_to_none(row["keypoint_scales"])
+                        stream.write(json.dumps(row, allow_nan=False) + "\n")
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _nan_to_none(rows: List[List[Optional[float]]]) -> List[List[Optional[float]]]:
+    return [[None if v is None or v != v else v for v in row] for row in rows]
+
+
+def read_results(path: Union[str, os.PathLike]) -> "pyarrow.Table":  # noqa: F821
+    """A results file (Parquet or JSON lines) as a ``pyarrow.Table`` of :func:`result_schema`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if results_format(path) == "parquet":
+        return pq.read_table(str(path)).cast(result_schema())
+    with open(path, encoding="utf-8") as stream:
+        rows = [json.loads(line) for line in stream if line.strip()]
+    return pa.Table.from_pylist(rows, schema=result_schema())
