@@ -189,7 +189,7 @@ def fuse(per_scale: List[Tuple[float, Dict[str, np.ndarray]]], *, flip_index: Se
         if factor == tag_factor:
             shape = (num_joints, height, width, 2 if flip else 1)
             tag_maps = scale_tags(outputs["tags"], index, projected_size,
-                                    _buffer(workspace, "tags", shape))
+                                  _buffer(workspace, "tags", shape))
             if "scales" in outputs:
                 scale_map = outputs["scales"][0]
     if tag_maps is None:
