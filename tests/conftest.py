@@ -16,9 +16,18 @@ def _has_cuda() -> bool:
         return False
 
 
+def _has_tensorrt() -> bool:
+    """The real NVIDIA package, not a folder named tensorrt somewhere on sys.path."""
+    try:
+        import tensorrt
+    except ImportError:
+        return False
+    return hasattr(tensorrt, "Builder")
+
+
 def pytest_collection_modifyitems(config, items):
     has_gpu = _has_cuda()
-    has_trt = importlib.util.find_spec("tensorrt") is not None
+    has_trt = _has_tensorrt()
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU with cupy (pip install 'swahr-infer[gpu]')")
     skip_trt = pytest.mark.skip(reason="needs the tensorrt Python package (NVIDIA TensorRT 8.6/10.x/11.x)")
     for item in items:
