@@ -23,7 +23,7 @@ result as the official person-by-person loop.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,20 +34,22 @@ __all__ = ["adjust_joints", "refine_people", "TagArgmax"]
 # Box distances are computed in float32 (relative error < 5e-7) and shrunk by 1e-5, which keeps
 # them below every pixel distance the official float32 expression can produce in that tile.
 _SHRINK = np.float32(1.0 - 1e-5)
+_FIRST_ROUND = 4  # tiles per query evaluated before pruning; later rounds grow 4x
 
 
-def _sum_last(sq: np.ndarray) -> np.ndarray:
-    """``sq.sum(axis=-1)`` with the same rounding, faster for the usual T = 1 or 2.
+def _sum_squares(diffs: Sequence[np.ndarray]) -> np.ndarray:
+    """Sum over tag dimensions of ``d ** 2``, rounded as the official ``(d ** 2).sum(axis=-1)``.
 
-    numpy reduces a short last axis as ``a0 + (a1 + ...)``; for T <= 2 that is one addition,
-    written out here to skip the slow small-axis reduction.
+    The tag dimensions come as separate arrays (contiguous, fast to combine; a [..., T] layout
+    makes every numpy loop T elements long).  numpy reduces a short last axis with one addition
+    for T = 2, so ``sq0 + sq1`` is bit-identical; for T >= 3 numpy itself does the reduction.
     """
-    t_dim = sq.shape[-1]
-    if t_dim == 1:
-        return sq[..., 0]
-    if t_dim == 2:
-        return sq[..., 0] + sq[..., 1]
-    return sq.sum(axis=-1)
+    sq = [d ** 2 for d in diffs]
+    if len(sq) == 1:
+        return sq[0]
+    if len(sq) == 2:
+        return sq[0] + sq[1]
+    return np.stack(sq, axis=-1).sum(axis=-1)
 
 
 def _shifts(heatmaps: np.ndarray, js: np.ndarray, ys: np.ndarray, xs: np.ndarray):
@@ -106,16 +108,20 @@ class TagArgmax:
     def bounds(self, joint: int, means: np.ndarray) -> np.ndarray:
         """float32 [Q, th * tw]: an upper bound of each query's objective inside each tile."""
         box = self._boxes.get(joint)
-        if box is None:
+        if box is None:  # per tag dimension, [1, tiles] each
             lo, hi = self.tiles.tag_box(joint)
-            t_dim = lo.shape[-1]
-            box = self._boxes[joint] = (lo.reshape(1, -1, t_dim), hi.reshape(1, -1, t_dim),
-                                        self.tiles.heat_max(joint).reshape(1, -1))
+            box = self._boxes[joint] = (
+                [np.ascontiguousarray(lo[..., t]).reshape(1, -1) for t in range(lo.shape[-1])],
+                [np.ascontiguousarray(hi[..., t]).reshape(1, -1) for t in range(hi.shape[-1])],
+                self.tiles.heat_max(joint).reshape(1, -1),
+            )
         lo, hi, heat = box
-        m = means[:, None, :]
-        gap = np.maximum(lo - m, m - hi)
-        np.maximum(gap, np.float32(0), out=gap)
-        box_dist = np.sqrt(_sum_last(gap * gap)) * _SHRINK
+        gaps = []
+        for t in range(len(lo)):
+            m = means[:, t:t + 1]
+            gap = np.maximum(lo[t] - m, m - hi[t])
+            gaps.append(np.maximum(gap, np.float32(0), out=gap))
+        box_dist = np.sqrt(_sum_squares(gaps)) * _SHRINK
         return heat - np.round(box_dist)
 
     def __call__(self, joint: int, means: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,7 +140,7 @@ class TagArgmax:
         best_flat = np.full(q, self.tiles.shape[0] * self.tiles.shape[1], np.intp)
 
         # round 0: the few highest bounds of every query, in any order
-        c0 = min(4, n)
+        c0 = min(_FIRST_ROUND, n)
         top = np.argpartition(-ub, c0 - 1, axis=1)[:, :c0] if n > c0 else np.tile(np.arange(n), (q, 1))
         qs = np.repeat(np.arange(q), c0)
         self._update(joint, means, qs, top.ravel(), best_v, best_flat)
@@ -147,10 +153,10 @@ class TagArgmax:
             cu = ub[cq, ct]
             order = np.lexsort((ct, -cu, cq))
             cq, ct, cu = cq[order], ct[order], cu[order]
-            starts = np.flatnonzero(np.r_[True, cq[1:] != cq[:-1]])
-            rank = np.arange(cq.size) - np.repeat(starts, np.diff(np.r_[starts, cq.size]))
+            starts = np.flatnonzero(np.concatenate(([True], cq[1:] != cq[:-1])))
+            rank = np.arange(cq.size) - np.repeat(starts, np.diff(np.append(starts, cq.size)))
             active = np.ones(q, bool)
-            lo, chunk = 0, 4
+            lo, chunk = 0, _FIRST_ROUND
             while True:
                 sel = np.flatnonzero((rank >= lo) & (rank < lo + chunk) & active[cq])
                 if sel.size == 0:
@@ -169,19 +175,21 @@ class TagArgmax:
                 best_v: np.ndarray, best_flat: np.ndarray) -> None:
         """Evaluate (query, tile) pairs exactly and improve each query's best (in place)."""
         self.tiles_evaluated += tile.size
-        t_dim = means.shape[1]
-        flat = self.tiles.tile_pixels(tile)  # [n, tile * tile]
+        flat = self.tiles.tile_pixels(tile)  # [n, tile * tile], increasing along each row
         hm = self.tiles.heatmaps[joint].reshape(-1)[flat]
-        tag = self.tiles.tags[joint].reshape(-1)[flat[..., None] * t_dim + np.arange(t_dim)]
-        # the official float32 expression, pixel by pixel
-        dist = _sum_last((tag - means[query][:, None, :]) ** 2) ** 0.5
-        score = hm - np.round(dist)
-        v = score.max(axis=1)
-        f = np.where(score == v[:, None], flat, np.iinfo(flat.dtype).max).min(axis=1)
+        tag = self.tiles.tags[joint]
+        m = means[query]
+        # the official float32 expression, pixel by pixel, one tag dimension at a time
+        diffs = [tag[..., t].reshape(-1)[flat] - m[:, t:t + 1] for t in range(m.shape[1])]
+        score = hm - np.round(_sum_squares(diffs) ** 0.5)
+        rows = np.arange(tile.size)
+        first_max = np.argmax(score, axis=1)  # the first maximum is the smallest flat index
+        v, f = score[rows, first_max], flat[rows, first_max]
         # best pair per query: value descending, then flat index ascending
         pick = np.lexsort((f, -v, query))
         query, v, f = query[pick], v[pick], f[pick]
-        head = np.r_[True, query[1:] != query[:-1]]
+        head = np.ones(query.size, bool)
+        head[1:] = query[1:] != query[:-1]
         query, v, f = query[head], v[head], f[head]
         better = (v > best_v[query]) | ((v == best_v[query]) & (f < best_flat[query]))
         best_v[query[better]] = v[better]

@@ -65,7 +65,6 @@ def test_matches_reference_on_pure_noise(seed):
 
 def test_matches_reference_on_quantised_maps():
     """Heatmaps and tags on a coarse grid: exact ties in peaks, costs and refine objectives."""
-    rng = np.random.default_rng(7)
     kps = random_people(8, (64, 96), seed=7, anchor=False)
     hm, tg = render_maps(kps, (64, 96), noise=0.03, tag_noise=0.4, seed=7)
     hm = np.round(hm * 8) / 8
@@ -73,7 +72,6 @@ def test_matches_reference_on_quantised_maps():
     _assert_same(hm.astype(np.float32), tg.astype(np.float32), dict(detection_threshold=0.1))
     flat = np.zeros_like(hm)  # no candidates at all
     _assert_same(flat, tg, dict(detection_threshold=0.1))
-    del rng
 
 
 def test_matches_reference_beyond_the_person_window():
