@@ -41,10 +41,12 @@ def test_sidecar_round_trip(tmp_path):
 
 @pytest.mark.tensorrt
 @pytest.mark.gpu
-def test_build_engine_from_exported_model(tmp_path, tiny_onnx_model):
+def test_build_engine_from_exported_model(tmp_path):
     from swahr_infer.trt_build import build_engine
+    from tests.runtime.tiny_model import build_tiny_model
 
+    onnx_path = build_tiny_model(tmp_path / "tiny.onnx")
     out = tmp_path / "tiny.engine"
-    sidecar = build_engine(str(tiny_onnx_model), str(out))
+    sidecar = build_engine(str(onnx_path), str(out))
     assert out.stat().st_size > 0
     assert read_sidecar(str(out)) == json.loads(json.dumps(sidecar))

@@ -1,0 +1,61 @@
+"""TensorRT backend: a clear error without TensorRT; real engines where TensorRT and a GPU exist."""
+
+import numpy as np
+import pytest
+
+from swahr_infer.errors import MissingDependencyError, ModelError
+from tests.runtime.tiny_model import build_tiny_model
+
+
+def _has_tensorrt():
+    try:
+        import tensorrt
+    except ImportError:
+        return False
+    return hasattr(tensorrt, "Builder")
+
+
+@pytest.mark.skipif(_has_tensorrt(), reason="tensorrt is installed")
+def test_engine_without_tensorrt_names_the_extra(tmp_path):
+    from swahr_infer import Estimator
+
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"\0" * 16)
+    with pytest.raises(MissingDependencyError, match=r"swahr-infer\[gpu\]"):
+        Estimator(str(engine))
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+def test_engine_estimator_matches_onnx(tmp_path):
+    """Estimator("model.engine").predict(img): same people as ONNX Runtime on the same model."""
+    from swahr_infer import Estimator
+    from swahr_infer.trt_build import build_engine
+    from tests.runtime.conftest import blob_image
+
+    onnx_path = tmp_path / "tiny.onnx"
+    build_tiny_model(onnx_path)
+    engine = tmp_path / "tiny.engine"
+    build_engine(str(onnx_path), str(engine))
+    image = blob_image(160, 224)
+    ref = Estimator(str(onnx_path), detection_threshold=0.5).predict(image)
+    got = Estimator(str(engine), detection_threshold=0.5).predict(image)
+    assert len(got) == len(ref)
+    if len(ref):
+        np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=0.05)
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+def test_engine_outside_profile_is_a_model_error(tmp_path):
+    from swahr_infer.backends.tensorrt import TensorRTBackend
+    from swahr_infer.trt_build import BuildOptions, build_engine
+
+    onnx_path = tmp_path / "tiny.onnx"
+    build_tiny_model(onnx_path)
+    engine = tmp_path / "tiny.engine"
+    build_engine(str(onnx_path), str(engine), BuildOptions(
+        shapes=((1, 3, 64, 64), (2, 3, 128, 128), (2, 3, 256, 256))))
+    backend = TensorRTBackend(str(engine))
+    with pytest.raises(ModelError, match="optimisation profile"):
+        backend.run(np.zeros((2, 3, 512, 512), np.float32))
