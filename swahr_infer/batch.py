@@ -312,9 +312,14 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
     options.setdefault("threads", max(1, int(cpus_per_worker)))
     if gpus_per_worker <= 0:
         options.setdefault("device", "cpu")
-    if model is not None:
-        if not is_uri(str(model)) and not Path(model).is_file():
-            raise ModelError(f"{model}: no such model file")
+    if model is None:  # fail here, not in every actor, when no model is bundled
+        from .bundled import bundled_model
+
+        bundled_model()
+    elif not Path(model).is_file():
+        raise ModelError(f"{model}: no such model file (it must exist at this path on the "
+                         "driver and on every node)")
+    else:
         model = str(Path(model).resolve())
     size = _pool_size(ray, workers, cpus_per_worker, gpus_per_worker)
     if isinstance(source, ray.data.Dataset):
@@ -499,4 +504,9 @@ def read_results(path: Union[str, os.PathLike]) -> "pyarrow.Table":  # noqa: F82
         return pq.read_table(str(path)).cast(result_schema())
     with open(path, encoding="utf-8") as stream:
         rows = [json.loads(line) for line in stream if line.strip()]
+    nan = float("nan")
+    for row in rows:  # JSON has no NaN: the writer wrote null for joints without a scale
+        if row.get("keypoint_scales") is not None:
+            row["keypoint_scales"] = [[nan if v is None else v for v in person]
+                                      for person in row["keypoint_scales"]]
     return pa.Table.from_pylist(rows, schema=result_schema())

@@ -9,10 +9,16 @@ the running index of the file; for a video the frame index), with the file name 
 A file that cannot be read is reported on stderr and skipped; the run goes on and exits with
 status 1, listing the failures, at the end.
 
+With --ray, the images of a folder run on Ray Data (a pool of workers, one model each; a local
+Ray unless --address names a cluster) and --out is the results file, .parquet or .jsonl: one
+row per image with its poses, or with the reason it failed.  Needs pip install
+"swahr-infer[ray]".
+
 examples:
   swahr-infer predict photo.jpg --model w32_512.onnx --out annotated/
   swahr-infer predict images/ --json results.json --scales 2 1 0.5
   swahr-infer predict clip.mp4 --out annotated/ --no-flip
+  swahr-infer predict archive/ --model w32_512.onnx --ray --workers 4 --out poses.parquet
 """
 
 from __future__ import annotations
@@ -50,11 +56,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-score", type=float, default=None,
                         help="drop people scoring below this (default: keep all, as official)")
     parser.add_argument("--out", "-o", type=Path, default=None,
-                        help="folder for annotated images / videos")
+                        help="folder for annotated images / videos (with --ray: the results file, "
+                             ".parquet or .jsonl)")
     parser.add_argument("--json", type=Path, default=None, help="write COCO-format results here")
     parser.add_argument("--threads", type=int, default=0,
                         help="inference threads (default: the backend's choice)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ray = parser.add_argument_group(
+        "scale-out on Ray Data (pip install \"swahr-infer[ray]\")")
+    ray.add_argument("--ray", action="store_true",
+                     help="run on Ray Data; --out is then the results file (.parquet or .jsonl)")
+    ray.add_argument("--address", default=None,
+                     help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a "
+                          "local Ray")
+    ray.add_argument("--workers", type=int, default=None,
+                     help="workers, one model each (default: one per GPU, else one per CPU)")
+    ray.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                     help="GPUs per worker (default: 1 when the cluster has GPUs, else 0)")
+    ray.add_argument("--batch-size", type=int, default=16, metavar="B",
+                     help="images per worker call (default: 16)")
+    ray.add_argument("--preserve-order", action="store_true",
+                     help="write rows in input order (default: as they finish)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     source: Path = args.input
     if not source.exists():
         raise ImageError(f"{source}: no such file or folder")
+    if args.ray:
+        return _run_ray(source, args)
     estimator = Estimator(args.model, backend=args.backend, device=args.device,
                           scales=tuple(args.scales), flip=not args.no_flip,
                           detection_threshold=args.detection_threshold,
@@ -83,6 +107,49 @@ def run(args: argparse.Namespace) -> int:
         print("failed:", file=sys.stderr)
         for name, reason in failures:
             print(f"  {name}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- Ray Data ---------------------------------------------------------------------------------
+
+def _run_ray(source: Path, args: argparse.Namespace) -> int:
+    """``--ray``: delegate to :func:`swahr_infer.batch.run_batch`, then report like the rest."""
+    from ..batch import init_ray, results_format, run_batch
+
+    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+        raise ImageError(f"{source}: videos are not supported with --ray (give a folder of "
+                         "frames)")
+    try:
+        if args.out is None or args.json is not None:
+            raise ValueError("with --ray, name the results file with --out results.parquet "
+                             "or --out results.jsonl (and no --json)")
+        results_format(args.out)
+    except ValueError as exc:
+        print(f"swahr-infer predict: error: {exc}", file=sys.stderr)
+        return 2
+    num_cpus = None
+    if not args.address and args.workers:  # a local Ray just big enough for the pool
+        num_cpus = args.workers * max(1, args.threads)
+    init_ray(args.address, num_cpus=num_cpus)
+    summary = run_batch(
+        source, args.out, args.model, preserve_order=args.preserve_order,
+        progress=not args.no_progress, workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker, cpus_per_worker=max(1, args.threads),
+        batch_size=args.batch_size, backend=args.backend, scales=tuple(args.scales),
+        flip=not args.no_flip, detection_threshold=args.detection_threshold,
+        min_score=args.min_score, **({} if args.device == "auto" else {"device": args.device}))
+    failed = summary.failures
+    print(f"{summary.images} image(s), {summary.persons} person(s) found"
+          + (f", {len(failed)} failed" if failed else "")
+          + f" ({summary.images_per_second:.1f} images/s) -> {summary.out}", file=sys.stderr)
+    if failed:
+        print("failed:", file=sys.stderr)
+        for path, reason in failed[:20]:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        if len(failed) > 20:
+            print(f"  ... {len(failed) - 20} more: rows with an error in {summary.out}",
+                  file=sys.stderr)
         return 1
     return 0
 
