@@ -1,0 +1,116 @@
+"""The scripts in benchmarks/: side-by-side runs, table rows, charts (tiny real models)."""
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `benchmarks` is a folder of scripts, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import compare, latency  # noqa: E402
+from swahr_infer.benchmark import STAGES, synthetic_image_file  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location(
+        "_bench_scripts_tiny_model", ROOT / "tests" / "runtime" / "tiny_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_tiny_model(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    return str(synthetic_image_file(160, 120, tmp_path_factory.mktemp("img")))
+
+
+def test_run_pair_threads_agree_exactly(tiny_onnx, image):
+    a = compare.ours("1 thread", tiny_onnx, threads=1)
+    b = compare.ours("2 threads", tiny_onnx, threads=2)
+    try:
+        row = compare.run_pair("threads", a, b, image, runs=2, warmup=1)
+    finally:
+        a.close()
+        b.close()
+    assert set(STAGES) <= set(row["a_ms"]) and row["a_ms"]["total"]["n"] == 2
+    assert row["speedup"] == pytest.approx(
+        row["a_ms"]["total"]["median_ms"] / row["b_ms"]["total"]["median_ms"], rel=1e-2)
+    assert row["ratio_b_over_a"]["total"] == pytest.approx(1 / row["speedup"], rel=1e-2)
+    # the same model on the same image: same maps up to thread-order rounding, same poses
+    assert row["maps"]["heatmaps_max_abs"] < 1e-5 and row["maps"]["tags_max_abs"] < 1e-5
+    n = row["agreement"]["people"][0]
+    assert n > 0 and row["agreement"]["matched"] == n
+    json.dumps(row)  # JSON-ready
+
+
+def test_run_pair_flip_reports_no_map_difference(tiny_onnx, image):
+    a = compare.ours("flip on", tiny_onnx)
+    b = compare.ours("flip off", tiny_onnx, flip=False)
+    row = compare.run_pair("flip", a, b, image, runs=1, warmup=0)
+    assert "maps" not in row  # flip changes the maps by design
+    assert row["a_settings"]["flip"] is True and row["b_settings"]["flip"] is False
+
+
+def test_skip_reasons():
+    args = SimpleNamespace(official_repo=None)
+    assert "official-repo" in compare.skip_reason("official", args)
+    assert compare.skip_reason("flip", args) is None
+    import onnxruntime
+
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    assert (compare.skip_reason("cuda", args) is None) == has_cuda
+
+
+def test_latency_row_from_bench_json(tiny_onnx, image):
+    args = SimpleNamespace(runs=1, warmup=0, threads=1, device="cpu", scales=[1.0],
+                           no_flip=False)
+    result = latency.bench_row(tiny_onnx, Path(image), args)  # a child `swahr-infer bench`
+    row = latency.table_row(result)
+    assert row["image"] == "160x120" and row["input"] == "2x3x128x192"
+    assert row["total"] == result["stages"]["total"]["median_ms"]
+    assert row["img/s"] == result["images_per_s"] and row["rss"] > 0
+
+
+def test_plots_write_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks import plot
+
+    stages = {s: {"median_ms": float(i + 1)} for i, s in enumerate(STAGES)}
+    config = {"arch": "w8-tiny", "precision": "fp32", "image_size": [640, 480], "flip": True}
+    latency_png = plot.plot_latency({"rows": [{"config": config, "stages": stages}] * 2},
+                                    tmp_path / "l.png")
+    compare_png = plot.plot_compare(
+        {"rows": [{"pair": "flip", "a": "on", "b": "off", "a_ms": stages, "b_ms": stages},
+                  {"pair": "cuda", "skipped": "no CUDA"}]}, tmp_path / "c.png")
+    for path in (latency_png, compare_png):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SWAHR_OFFICIAL_REPO"),
+                    reason="opt-in: SWAHR_OFFICIAL_REPO=/path/to/SWAHR-HumanPose")
+def test_official_pipeline_gives_our_maps(tmp_path, image):
+    """The official model class with our W32 weights and its test loop give the fused maps
+    our exported model and fusion give (one W32 run each: about a minute on 2 cores)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("yacs")
+    pytest.importorskip("munkres")
+    from benchmarks.official import OfficialPipeline
+    from swahr_infer.benchmark import random_checkpoint, random_model
+
+    cache = ROOT / "benchmarks" / ".cache"
+    pipe = OfficialPipeline(os.environ["SWAHR_OFFICIAL_REPO"], random_checkpoint("w32", cache),
+                            "w32", threads=2)
+    keypoints, scores = pipe.predict(image)
+    assert keypoints.shape == (len(scores), 17, 3)
+    assert set(STAGES) <= set(pipe.last_timings)
+    ours = compare.ours("ours", random_model("w32", cache), threads=2)
+    diff = compare.maps_difference(pipe.last_maps, ours.maps(image))
+    assert diff["heatmaps_max_abs"] < 1e-4 and diff["tags_max_abs"] < 1e-4
