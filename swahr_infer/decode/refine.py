@@ -175,12 +175,15 @@ class TagArgmax:
                 best_v: np.ndarray, best_flat: np.ndarray) -> None:
         """Evaluate (query, tile) pairs exactly and improve each query's best (in place)."""
         self.tiles_evaluated += tile.size
-        flat = self.tiles.tile_pixels(tile)  # [n, tile * tile], increasing along each row
-        hm = self.tiles.heatmaps[joint].reshape(-1)[flat]
+        # gather each distinct tile once (queries share tiles), then copy whole rows
+        uniq, inv = np.unique(tile, return_inverse=True)
+        flat_u = self.tiles.tile_pixels(uniq)  # [u, tile * tile], increasing along each row
         tag = self.tiles.tags[joint]
+        flat = flat_u[inv]
+        hm = self.tiles.heatmaps[joint].reshape(-1)[flat_u][inv]
         m = means[query]
         # the official float32 expression, pixel by pixel, one tag dimension at a time
-        diffs = [tag[..., t].reshape(-1)[flat] - m[:, t:t + 1] for t in range(m.shape[1])]
+        diffs = [tag[..., t].reshape(-1)[flat_u][inv] - m[:, t:t + 1] for t in range(m.shape[1])]
         score = hm - np.round(_sum_squares(diffs) ** 0.5)
         rows = np.arange(tile.size)
         first_max = np.argmax(score, axis=1)  # the first maximum is the smallest flat index
