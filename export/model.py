@@ -18,7 +18,7 @@ W48-640, plus two small members of the same family for a bundled model and for f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -68,7 +68,7 @@ ARCHS: Dict[str, ArchConfig] = {
     "w48": ArchConfig("w48", 48, input_size=640, detection_threshold=0.10),
     "crowdpose-w48": ArchConfig("crowdpose-w48", 48, num_joints=14, dataset="crowdpose",
                                 input_size=640, detection_threshold=0.10),
-    # Small members: same names, fewer modules and blocks.  "w16-small" (about 1.6 M parameters)
+    # Small members: same names, fewer modules and blocks.  "w16-small" (1.49 M parameters)
     # is the candidate for a model bundled with the package; "w8-tiny" exists for fast tests.
     "w16-small": ArchConfig("w16-small", 16, input_size=384, stage_modules=(1, 1, 1),
                             stage_blocks=(2, 2, 2), stem_blocks=2, deconv_blocks=2),
@@ -109,7 +109,7 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, cin: int, channels: int, downsample: nn.Module = None):
+    def __init__(self, cin: int, channels: int, downsample: Optional[nn.Module] = None):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, channels, 3, 1, 1, bias=False)
         self.bn1 = _bn(channels)
@@ -130,7 +130,7 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, cin: int, channels: int, downsample: nn.Module = None):
+    def __init__(self, cin: int, channels: int, downsample: Optional[nn.Module] = None):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, channels, 1, bias=False)
         self.bn1 = _bn(channels)
