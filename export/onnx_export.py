@@ -74,11 +74,11 @@ class ContractGraph(nn.Module):
         self.num_joints = net.cfg.num_joints
         self.scale_channels = net.cfg.num_joints if net.cfg.scale_heads else 0
         self.with_scales = with_scales
-        self.half = half
+        self.fp16 = half
 
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         k, s = self.num_joints, self.scale_channels
-        stage0, stage1 = self.net(image.half() if self.half else image)
+        stage0, stage1 = self.net(image.half() if self.fp16 else image)
         stage0, stage1 = stage0.float(), stage1.float()  # no-ops in fp32
         maps0 = stage0[:, s:] if s else stage0  # heatmaps + tags, 1/4 resolution
         maps0 = F.interpolate(maps0, scale_factor=2.0, mode="bilinear", align_corners=False)

@@ -77,7 +77,9 @@ def _require(package: str) -> None:
 
 def default_output(checkpoint: str, fp16: bool = False) -> Path:
     path = Path(checkpoint)
-    stem = path.name.split(".")[0] or path.name
+    stem = path.name
+    while Path(stem).suffix in (".tar", ".pth", ".pt", ".ckpt"):
+        stem = Path(stem).stem
     return path.with_name(stem + ("_fp16" if fp16 else "") + ".onnx")
 
 

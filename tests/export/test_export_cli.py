@@ -73,6 +73,7 @@ def test_default_output_name():
 
     assert default_output("/a/b/model.pth.tar").as_posix() == "/a/b/model.onnx"
     assert default_output("w32.pth", fp16=True).as_posix() == "w32_fp16.onnx"
+    assert default_output("hrnet.w32.ckpt").as_posix() == "hrnet.w32.onnx"
 
 
 def bad_inputs(tmp_path, tiny_checkpoint, tiny_model):
