@@ -281,6 +281,7 @@ def _pool_size(ray, workers: Optional[int], cpus_per_worker: float, gpus_per_wor
 def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
                  workers: Optional[int] = None, gpus_per_worker: Optional[float] = None,
                  cpus_per_worker: float = 1.0, batch_size: int = 16, rgb: bool = True,
+                 map_options: Optional[Dict[str, Any]] = None,
                  **estimator_options) -> "ray.data.Dataset":  # noqa: F821
     """The lazy Ray dataset of result rows (:func:`result_schema`), one per input image.
 
@@ -300,6 +301,9 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
         batch_size: images per call of an actor (they are still run one by one: the pool, not
             the batch, gives the parallelism).
         rgb: channel order of an ``image`` column of a dataset.
+        map_options: more ``Dataset.map_batches`` arguments, e.g.
+            ``{"accelerator_type": "A10G"}`` to keep the pool on the GPU type an engine was
+            built for, or ``{"memory": 4e9}``.
         **estimator_options: :class:`~swahr_infer.estimator.Estimator` options (``scales``,
             ``flip``, ``detection_threshold``, ``device``, ``threads``, ...).
     """
@@ -335,7 +339,7 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
         PoseWorker, fn_constructor_kwargs={"model": model, "options": options, "rgb": rgb},
         batch_size=batch_size, batch_format="numpy", zero_copy_batch=True,
         compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_per_worker,
-        num_gpus=gpus_per_worker or None)
+        num_gpus=gpus_per_worker or None, **(map_options or {}))
 
 
 # -- running and writing ----------------------------------------------------------------------
@@ -423,7 +427,8 @@ def run_batch(source: Source, out: Union[str, os.PathLike],
         address: Ray cluster to use when Ray is not initialised yet; None starts a local one.
         progress: Ray Data's progress bars.
         **options: :func:`pose_dataset` options (``workers``, ``gpus_per_worker``,
-            ``cpus_per_worker``, ``batch_size``, ``rgb``) and Estimator options.
+            ``cpus_per_worker``, ``batch_size``, ``rgb``, ``map_options``) and Estimator
+            options.
 
     Returns:
         :class:`BatchSummary`; failed images are rows with ``error`` set, listed in
