@@ -179,15 +179,13 @@ class TagArgmax:
         uniq, inv = np.unique(tile, return_inverse=True)
         flat_u = self.tiles.tile_pixels(uniq)  # [u, tile * tile], increasing along each row
         tag = self.tiles.tags[joint]
-        flat = flat_u[inv]
         hm = self.tiles.heatmaps[joint].reshape(-1)[flat_u][inv]
         m = means[query]
         # the official float32 expression, pixel by pixel, one tag dimension at a time
         diffs = [tag[..., t].reshape(-1)[flat_u][inv] - m[:, t:t + 1] for t in range(m.shape[1])]
         score = hm - np.round(_sum_squares(diffs) ** 0.5)
-        rows = np.arange(tile.size)
         first_max = np.argmax(score, axis=1)  # the first maximum is the smallest flat index
-        v, f = score[rows, first_max], flat[rows, first_max]
+        v, f = score[np.arange(tile.size), first_max], flat_u[inv, first_max]
         # best pair per query: value descending, then flat index ascending
         pick = np.lexsort((f, -v, query))
         query, v, f = query[pick], v[pick], f[pick]
