@@ -269,6 +269,40 @@ def read_image(path: str) -> np.ndarray:
 
 # -- the dataset ------------------------------------------------------------------------------
 
+def _backend_name(model, options: Dict[str, Any]) -> str:
+    """The backend the actors will load (the bundled model is ONNX)."""
+    from .backends import backend_for
+
+    if options.get("backend", "auto") != "auto":
+        return options["backend"]
+    return "onnxruntime" if model is None else backend_for(model)
+
+
+def _worker_options(model: Optional[str], estimator_options: Dict[str, Any],
+                    cpus_per_worker: float, gpus_per_worker: float) -> Dict[str, Any]:
+    """Estimator options for the actors, checked once here on the driver.
+
+    ONNX Runtime models get ``threads`` = the worker's CPUs and ``device="cpu"`` without GPUs
+    (unless given), and are loaded once on the CPU so that a bad file or option fails here with
+    its own error rather than in every actor.  Engines (GPU-specific) are not loaded here.
+    """
+    from .estimator import Estimator
+
+    options = dict(estimator_options)
+    if _backend_name(model, options) != "onnxruntime":
+        if model is None:
+            from .bundled import bundled_model
+
+            bundled_model()
+        return options
+    options.setdefault("threads", max(1, int(cpus_per_worker)))
+    if gpus_per_worker <= 0:
+        options.setdefault("device", "cpu")
+    if "providers" not in options:
+        Estimator(model, **dict(options, device="cpu", threads=1)).close()
+    return options
+
+
 def _pool_size(ray, workers: Optional[int], cpus_per_worker: float, gpus_per_worker: float) -> int:
     if workers:
         return int(workers)
@@ -285,8 +319,8 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
                  **estimator_options) -> "ray.data.Dataset":  # noqa: F821
     """The lazy Ray dataset of result rows (:func:`result_schema`), one per input image.
 
-    Needs a running Ray (``ray.init`` or :func:`init_ray`); nothing runs until the dataset
-    is consumed (``iter_batches``, ``write_parquet``, ...).
+    Uses the running Ray (``ray.init`` or :func:`init_ray`; a local one is started if none
+    is); nothing runs until the dataset is consumed (``iter_batches``, ``write_parquet``, ...).
 
     Args:
         source: folder, image file, URI, list of paths / URIs, or a ``ray.data.Dataset``
@@ -307,29 +341,22 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
         **estimator_options: :class:`~swahr_infer.estimator.Estimator` options (``scales``,
             ``flip``, ``detection_threshold``, ``device``, ``threads``, ...).
     """
-    ray = _import_ray()
+    ray = init_ray()
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    paths = None if isinstance(source, ray.data.Dataset) else input_paths(source)
+    if model is not None:
+        if not Path(model).is_file():
+            raise ModelError(f"{model}: no such model file (it must exist at this path on the "
+                             "driver and on every node)")
+        model = str(Path(model).resolve())
     if gpus_per_worker is None:
         gpus_per_worker = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-    options = dict(estimator_options)
-    options.setdefault("threads", max(1, int(cpus_per_worker)))
-    if gpus_per_worker <= 0:
-        options.setdefault("device", "cpu")
-    if model is None:  # fail here, not in every actor, when no model is bundled
-        from .bundled import bundled_model
-
-        bundled_model()
-    elif not Path(model).is_file():
-        raise ModelError(f"{model}: no such model file (it must exist at this path on the "
-                         "driver and on every node)")
-    else:
-        model = str(Path(model).resolve())
+    options = _worker_options(model, estimator_options, cpus_per_worker, gpus_per_worker)
     size = _pool_size(ray, workers, cpus_per_worker, gpus_per_worker)
-    if isinstance(source, ray.data.Dataset):
+    if paths is None:
         dataset = source
     else:
-        paths = input_paths(source)
         rows = min(max(batch_size, math.ceil(len(paths) / (4 * size))),
                    max(batch_size, MAX_BLOCK_ROWS))
         dataset = _paths_dataset(ray, paths, rows)

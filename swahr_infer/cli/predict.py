@@ -131,14 +131,22 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
     num_cpus = None
     if not args.address and args.workers:  # a local Ray just big enough for the pool
         num_cpus = args.workers * max(1, args.threads)
-    init_ray(args.address, num_cpus=num_cpus)
-    summary = run_batch(
-        source, args.out, args.model, preserve_order=args.preserve_order,
-        progress=not args.no_progress, workers=args.workers,
-        gpus_per_worker=args.gpus_per_worker, cpus_per_worker=max(1, args.threads),
-        batch_size=args.batch_size, backend=args.backend, scales=tuple(args.scales),
-        flip=not args.no_flip, detection_threshold=args.detection_threshold,
-        min_score=args.min_score, **({} if args.device == "auto" else {"device": args.device}))
+    ray = init_ray(args.address, num_cpus=num_cpus)
+    try:
+        summary = run_batch(
+            source, args.out, args.model, preserve_order=args.preserve_order,
+            progress=not args.no_progress, workers=args.workers,
+            gpus_per_worker=args.gpus_per_worker, cpus_per_worker=max(1, args.threads),
+            batch_size=args.batch_size, backend=args.backend, scales=tuple(args.scales),
+            flip=not args.no_flip, detection_threshold=args.detection_threshold,
+            min_score=args.min_score,
+            **({} if args.device == "auto" else {"device": args.device}))
+    except ray.exceptions.RayError as exc:  # e.g. a worker could not load the model
+        if args.verbose:
+            raise
+        print(f"swahr-infer predict: error: the Ray job failed: {_last_line(exc)}",
+              file=sys.stderr)
+        return 1
     failed = summary.failures
     print(f"{summary.images} image(s), {summary.persons} person(s) found"
           + (f", {len(failed)} failed" if failed else "")
@@ -152,6 +160,12 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 1
     return 0
+
+
+def _last_line(exc: BaseException) -> str:
+    """The innermost message of a Ray error (its text ends with the original exception)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 # -- images -----------------------------------------------------------------------------------

@@ -86,3 +86,16 @@ def test_cli_ray_writes_results_and_reports_failures(batch_model, people_dir, tm
     assert code == 1
     assert "7 image(s)" in err and "1 failed" in err and "broken.jpg" in err
     assert read_results(out).column("path").to_pylist() == list_images(people_dir)
+
+
+def test_unusable_model_fails_on_the_driver_not_in_the_actors(people_dir, tmp_path, capsys):
+    from swahr_infer.errors import ModelError
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf")
+    with pytest.raises(ModelError, match="cannot load"):
+        run_batch(people_dir, tmp_path / "r.parquet", bad, workers=2, progress=False)
+    assert main(["predict", str(people_dir), "--model", str(tmp_path / "none.onnx"), "--ray",
+                 "--out", str(tmp_path / "r.jsonl")]) == 1
+    assert "no such model file" in capsys.readouterr().err
+    assert not list(tmp_path.glob("r.*"))
