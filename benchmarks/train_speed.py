@@ -1,6 +1,10 @@
 """Seconds per training iteration, split into data (synthetic samples + targets) and compute
 (forward, loss, backward, Adam step), for a few architectures and batch sizes.
 
+Columns: medians of the timed iterations (data, compute, their sum = s/iter), the fastest
+iteration, the process CPU seconds per iteration, and the 1-minute load average: on a shared
+machine a load above the core count inflates wall times (OpenMP threads wait for each other).
+
 Prints a table and writes JSON.  On the CPU the data is made in the training process (the
 trainer's default there), so one iteration costs data + compute; with CUDA the trainer makes data
 in worker processes, so compute alone bounds the speed if there are enough CPU cores.
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import statistics
 import time
 
@@ -35,8 +41,9 @@ def measure(arch: str, batch: int, size: int, iters: int, device: torch.device) 
         torch.backends.cudnn.benchmark = True
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = SwahrLoss(LossConfig(num_joints=get_arch(arch).num_joints))
-    data_s, compute_s = [], []
+    data_s, compute_s, cpu_s = [], [], []
     for it in range(iters + 1):  # the first iteration warms up and is not counted
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         b = torch.utils.data.default_convert(make_batch(cfg, it))
         t1 = time.perf_counter()
@@ -55,13 +62,16 @@ def measure(arch: str, batch: int, size: int, iters: int, device: torch.device) 
         if cuda:
             torch.cuda.synchronize(device)
         t2 = time.perf_counter()
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
         if it:
             data_s.append(t1 - t0)
             compute_s.append(t2 - t1)
+            cpu_s.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     data, compute = statistics.median(data_s), statistics.median(compute_s)
     return {"arch": arch, "params": count_parameters(model), "batch": batch, "size": size,
             "data_s": data, "compute_s": compute, "total_s": data + compute,
-            "compute_s_min": min(compute_s), "iters": iters}
+            "total_s_min": min(d + c for d, c in zip(data_s, compute_s)),
+            "cpu_s": statistics.median(cpu_s), "iters": iters, "loadavg": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -76,17 +86,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)  # as the trainer does on the CPU
     rows = []
     print(f"{'arch':10} {'params':>8} {'batch':>5} {'size':>4} {'data s':>8} {'compute s':>10} "
-          f"{'s/iter':>8} {'img/s':>6}")
+          f"{'s/iter':>8} {'min s/it':>8} {'cpu s':>6} {'img/s':>6} {'load':>5}")
     for arch in args.archs:
         for batch in args.batches:
             r = measure(arch, batch, args.size, args.iters, device)
             rows.append(r)
             print(f"{arch:10} {r['params'] / 1e6:7.2f}M {batch:5d} {args.size:4d} {r['data_s']:8.3f} "
-                  f"{r['compute_s']:10.3f} {r['total_s']:8.3f} {batch / r['total_s']:6.1f}", flush=True)
+                  f"{r['compute_s']:10.3f} {r['total_s']:8.3f} {r['total_s_min']:8.3f} {r['cpu_s']:6.2f} "
+                  f"{batch / r['total_s']:6.1f} {r['loadavg']:5.1f}", flush=True)
     meta = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}

@@ -7,9 +7,7 @@ first 1 % of iterations then decayed linearly to 0 (the official schedule: 3 war
 with sigma 2 at both stages.  Samples are drawn on the fly; batch ``b`` is a pure function of
 ``(seed, b)``, so a run is reproducible whatever the number of data workers, and on the CPU
 (fixed thread count) the weights are too.  On CUDA the forward pass runs under bf16 autocast
-(losses in float32) with channels-last tensors.  On the CPU, denormal floats are flushed to zero
-(process-wide): the official std-0.001 initialisation otherwise produces denormal gradients and
-Adam moments that make some iterations many times slower.
+(losses in float32) with channels-last tensors.
 
 Outputs in ``out_dir``: ``model_final.pth`` and every ``checkpoint_every`` iterations
 ``model_iter{N}.pth`` (plain state dicts with the official key names, what ``swahr-infer export``
@@ -26,7 +24,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Tuple
 
 import numpy as np
 import torch
@@ -35,7 +33,7 @@ from torch import nn
 from swahr_infer.skeleton import COCO
 
 from .augment import AugmentConfig, hflip, random_affine
-from .losses import LossConfig, SwahrLoss
+from .losses import LossConfig, LossTerms, SwahrLoss
 from .model import build_model, get_arch
 from .synthetic_people import SceneConfig, render_scene
 from .targets import stage_targets
@@ -64,7 +62,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     fixed_sigma_l2: bool = False  # ablation: HigherHRNet's plain L2 on fixed-sigma targets
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
-    workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 8 on CUDA
+    workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 12 on CUDA
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     checkpoint_every: int = 500
     log_every: int = 10
@@ -149,6 +147,14 @@ class SyntheticBatches(torch.utils.data.IterableDataset):
             yield make_batch(self.cfg, b)
 
 
+def _worker_init(_: int) -> None:
+    """Data workers are single-threaded: parallelism comes from the number of workers."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 def _to_device(batch: Dict[str, object], device: torch.device) -> Dict[str, object]:
     def move(x):
         t = torch.as_tensor(x)
@@ -194,30 +200,14 @@ def state_dict_cpu(model: nn.Module) -> Dict[str, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------- loop
-def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
-    """Run training as configured; return where the final weights are.
-
-    resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
-    """
+def _setup(cfg: TrainConfig, device: torch.device, resume: bool):
+    """Model (official init, or the saved state), Adam, loss, and the iteration to start from."""
     arch = get_arch(cfg.arch)
-    cfg = cfg.resolved()
-    if cfg.input_size % 32:
-        raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = _device(cfg)
-    cuda = device.type == "cuda"
-    if not cuda:
-        torch.set_flush_denormal(True)
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=1)
-
     torch.manual_seed(cfg.seed)
     model = build_model(arch)
     init_official_weights(model)
     model.to(device)
-    if cuda:
+    if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -231,36 +221,77 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["iteration"])
         logger.info("resumed from %s at iteration %d", state_path, start)
+    return model, optimizer, loss_fn, start
 
-    workers = cfg.workers if cfg.workers >= 0 else (min(8, max(1, (os.cpu_count() or 2) - 1)) if cuda else 0)
-    loader = torch.utils.data.DataLoader(
+
+def _loader(cfg: TrainConfig, start: int, cuda: bool) -> torch.utils.data.DataLoader:
+    workers = cfg.workers
+    if workers < 0:
+        workers = min(12, max(1, (os.cpu_count() or 2) - 2)) if cuda else 0
+    return torch.utils.data.DataLoader(
         SyntheticBatches(cfg, start, cfg.iters), batch_size=None, num_workers=workers,
-        pin_memory=cuda, persistent_workers=False, prefetch_factor=4 if workers else None)
+        pin_memory=cuda, prefetch_factor=4 if workers else None,
+        worker_init_fn=_worker_init if workers else None)
 
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss,
+          batch: Dict[str, object], device: torch.device, lr: float) -> LossTerms:
+    """One optimisation step on one batch; returns the loss terms."""
+    cuda = device.type == "cuda"
+    batch = _to_device(batch, device)
+    images = batch["images"]
+    if cuda:
+        images = images.contiguous(memory_format=torch.channels_last)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
+        outputs = model(images)
+    terms = loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
+    optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    optimizer.step()
+    return terms
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
+    """Run training as configured; return where the final weights are.
+
+    resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
+    ``cfg.threads`` applies for the run; torch's thread count is restored afterwards.
+    """
+    cfg = cfg.resolved()
+    if cfg.input_size % 32:
+        raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
+    threads = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, resume)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
+    arch = get_arch(cfg.arch)
+    device = _device(cfg)
+    cuda = device.type == "cuda"
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+    model, optimizer, loss_fn, start = _setup(cfg, device, resume)
+    log_path = os.path.join(cfg.out_dir, "log.jsonl")
+    if start == 0 and os.path.exists(log_path):
+        os.remove(log_path)
     bar = None
     if cfg.progress:
         from tqdm import tqdm
         bar = tqdm(total=cfg.iters, initial=start, desc=f"train {arch.name}", unit="it", dynamic_ncols=True)
+
     model.train()
-    log_path = os.path.join(cfg.out_dir, "log.jsonl")
-    if start == 0 and os.path.exists(log_path):
-        os.remove(log_path)
     losses: Dict[str, float] = {}
-    timed_from, timed_iters = None, 0
-    it = start
-    for batch in loader:
-        batch = _to_device(batch, device)
-        images = batch["images"]
-        if cuda:
-            images = images.contiguous(memory_format=torch.channels_last)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, it)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
-            outputs = model(images)
-        terms = loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
+    timed_from, timed_iters, it = None, 0, start
+    for batch in _loader(cfg, start, cuda):
+        terms = _step(model, optimizer, loss_fn, batch, device, learning_rate(cfg, it))
         it += 1
         if it == start + 1:  # time from the end of the first (warm-up) iteration
             if cuda:
@@ -285,10 +316,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     if cuda:
         torch.cuda.synchronize(device)
     speed = (time.perf_counter() - timed_from) / timed_iters if timed_iters else float("nan")
-    path = _save(model, optimizer, it, cfg, final=True)
-    if not losses and it > start:
-        losses = terms.as_floats()
-    return TrainResult(checkpoint=path, iterations=it, losses=losses, seconds_per_iter=speed)
+    return TrainResult(checkpoint=_save(model, optimizer, it, cfg, final=True), iterations=it,
+                       losses=losses, seconds_per_iter=speed)
 
 
 def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig,

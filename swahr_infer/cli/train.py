@@ -46,7 +46,7 @@ def add_arguments(p) -> None:
                    help="ablation: HigherHRNet's plain L2 on fixed-sigma targets, no SAHR/WAHR")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=-1,
-                   help="data worker processes (-1: 0 on the CPU, up to 8 with CUDA)")
+                   help="data worker processes (-1: 0 on the CPU, up to 12 with CUDA)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
     p.add_argument("--log-every", type=int, default=10, help="iterations between log.jsonl lines")

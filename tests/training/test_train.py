@@ -3,7 +3,6 @@
 import builtins
 import json
 import math
-import sys
 import types
 
 import numpy as np
@@ -11,20 +10,22 @@ import pytest
 import torch
 
 from export.model import build_model, get_arch
-from export.train import TrainConfig, learning_rate, make_batch, train
+from export.train import SyntheticBatches, TrainConfig, learning_rate, make_batch, train
 from swahr_infer.cli import main as cli_main
-from swahr_infer.errors import MissingDependencyError, ModelError
+from swahr_infer.errors import MissingDependencyError
 
 
 def tiny_config(tmp_path, **kw):
     base = dict(arch="w8-tiny", iters=2, batch_size=2, input_size=64, out_dir=str(tmp_path),
-                log_every=1, checkpoint_every=1, threads=2, progress=False, people=(1, 3))
+                log_every=1, checkpoint_every=1, threads=1, progress=False, people=(1, 3))
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_two_iterations_write_loadable_checkpoints(tmp_path):
-    result = train(tiny_config(tmp_path))
+    threads = torch.get_num_threads()
+    result = train(tiny_config(tmp_path, threads=threads + 1))
+    assert torch.get_num_threads() == threads  # restored after the run
     assert result.iterations == 2 and all(math.isfinite(v) for v in result.losses.values())
     assert {"heatmap0", "heatmap1", "scale0", "scale1", "push0", "pull0"} <= set(result.losses)
     final = torch.load(result.checkpoint)
@@ -68,6 +69,18 @@ def test_batches_are_a_function_of_seed_and_index():
     assert one["indices"][0].shape == (2, 30, 17, 2)
 
 
+def test_data_workers_hand_back_the_same_batches_in_order():
+    cfg = TrainConfig(batch_size=1, input_size=64, people=(1, 2))
+    inline = list(torch.utils.data.DataLoader(SyntheticBatches(cfg, 2, 5), batch_size=None))
+    workers = list(torch.utils.data.DataLoader(SyntheticBatches(cfg, 2, 5), batch_size=None,
+                                               num_workers=2))
+    assert len(inline) == len(workers) == 3
+    for a, b in zip(inline, workers):
+        assert torch.equal(a["images"], b["images"])
+        assert all(torch.equal(x, y) for x, y in zip(a["heatmaps"], b["heatmaps"]))
+    assert torch.equal(inline[0]["images"], torch.from_numpy(make_batch(cfg, 2)["images"]))
+
+
 def test_learning_rate_schedule_warms_up_then_decays_to_zero():
     cfg = TrainConfig(iters=1000, lr=1e-3, warmup_frac=0.01)
     assert math.isclose(learning_rate(cfg, 0), 1e-4)
@@ -80,7 +93,7 @@ def test_learning_rate_schedule_warms_up_then_decays_to_zero():
 def test_cli_train_runs_and_rejects_bad_options(tmp_path, capsys):
     out = tmp_path / "cli"
     rc = cli_main(["train", "--arch", "w8-tiny", "--iters", "1", "--batch-size", "1",
-                   "--input-size", "64", "--threads", "2", "--out", str(out), "--no-progress",
+                   "--input-size", "64", "--threads", "1", "--out", str(out), "--no-progress",
                    "--fixed-sigma-l2", "--people", "1,2"])
     assert rc == 0 and (out / "model_final.pth").exists()
     assert "wrote" in capsys.readouterr().out
