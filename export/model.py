@@ -70,7 +70,7 @@ ARCHS: Dict[str, ArchConfig] = {
                                 input_size=640, detection_threshold=0.10),
     # Small members: same names, fewer modules and blocks.  "w16-small" (1.49 M parameters)
     # is the candidate for a model bundled with the package; "w8-tiny" exists for fast tests.
-    "w16-small": ArchConfig("w16-small", 16, input_size=384, stage_modules=(1, 1, 1),
+    "w16-small": ArchConfig("w16-small", 16, input_size=256, stage_modules=(1, 1, 1),
                             stage_blocks=(2, 2, 2), stem_blocks=2, deconv_blocks=2),
     "w8-tiny": ArchConfig("w8-tiny", 8, input_size=256, stage_modules=(1, 1, 1),
                           stage_blocks=(1, 1, 1), stem_blocks=1, deconv_blocks=1),
