@@ -142,7 +142,7 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
             min_score=args.min_score,
             **({} if args.device == "auto" else {"device": args.device}))
     except ray.exceptions.RayError as exc:  # e.g. a worker could not load the model
-        if args.verbose:
+        if getattr(args, "verbose", False):
             raise
         print(f"swahr-infer predict: error: the Ray job failed: {_last_line(exc)}",
               file=sys.stderr)
