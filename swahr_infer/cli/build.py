@@ -9,24 +9,21 @@ version and GPU, checked when the engine is loaded.
 
 from __future__ import annotations
 
+from .args import dims, int_at_least
+
 HELP = "build a TensorRT engine (.engine) from an exported .onnx model"
-
-
-def _hw(text: str):
-    h, w = (int(v) for v in text.lower().split("x"))
-    return h, w
 
 
 def add_arguments(p) -> None:
     p.add_argument("model", help="exported .onnx model")
     p.add_argument("-o", "--output", required=True, help="engine file to write (.engine/.plan)")
     p.add_argument("--fp16", action="store_true", help="FP16 engine (see above)")
-    p.add_argument("--min", dest="min_hw", type=_hw, help="smallest HxW (default: input_size/2)")
-    p.add_argument("--opt", dest="opt_hw", type=_hw, help="HxW to tune for (default: 3:2 frame)")
-    p.add_argument("--max", dest="max_hw", type=_hw, help="largest HxW (default: 2x input_size)")
-    p.add_argument("--batch", type=int, default=2, help="max batch (2 = image + flipped copy)")
+    p.add_argument("--min", dest="min_hw", type=dims("HxW", multiple=32), help="smallest HxW (default: input_size/2)")
+    p.add_argument("--opt", dest="opt_hw", type=dims("HxW", multiple=32), help="HxW to tune for (default: 3:2 frame)")
+    p.add_argument("--max", dest="max_hw", type=dims("HxW", multiple=32), help="largest HxW (default: 2x input_size)")
+    p.add_argument("--batch", type=int_at_least(1), default=2, help="max batch (2 = image + flipped copy)")
     p.add_argument("--timing-cache", default=None, help="timing cache file (read and updated)")
-    p.add_argument("--workspace", type=int, default=4096, help="builder workspace in MB")
+    p.add_argument("--workspace", type=int_at_least(1), default=4096, help="builder workspace in MB")
 
 
 def run(args) -> int:

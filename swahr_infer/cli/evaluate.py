@@ -28,14 +28,9 @@ import json
 import sys
 from pathlib import Path
 
+from .args import int_at_least
+
 HELP = "measure COCO / CrowdPose keypoint AP of a model on an annotated data set"
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                         help="test scales, e.g. 2 1 0.5 (default: 1; several must include 1)")
     parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
-    parser.add_argument("--limit", type=_positive, default=None, metavar="N",
+    parser.add_argument("--limit", type=int_at_least(1), default=None, metavar="N",
                         help="evaluate only the first N images of the annotation file")
     parser.add_argument("--dataset", choices=("auto", "coco", "crowdpose"), default="auto",
                         help="scoring protocol (default: from the annotation file's keypoints)")

@@ -20,9 +20,9 @@ import argparse
 import time
 from importlib import import_module
 from pathlib import Path
-from typing import Tuple
 
 from ..errors import MissingDependencyError
+from .args import dims, int_at_least
 
 HELP = "convert a PyTorch checkpoint to an ONNX model (needs the export extra)"
 
@@ -31,33 +31,15 @@ HELP = "convert a PyTorch checkpoint to an ONNX model (needs the export extra)"
 ARCH_NAMES = ("w32", "w48", "crowdpose-w48", "w16-small", "w8-tiny")
 
 
-def _size(text: str) -> Tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 512x768, got {text!r}")
-    if height <= 0 or width <= 0 or height % 32 or width % 32:
-        raise argparse.ArgumentTypeError(f"height and width must be positive multiples of 32, "
-                                         f"got {text!r}")
-    return height, width
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
     parser.add_argument("-o", "--output",
                         help="ONNX file to write (default: the checkpoint's name with .onnx)")
     parser.add_argument("--arch", metavar="NAME",
                         help="architecture instead of the inferred one: " + ", ".join(ARCH_NAMES))
-    parser.add_argument("--static", type=_size, metavar="HxW",
+    parser.add_argument("--static", type=dims("HxW", multiple=32), metavar="HxW",
                         help="fix the input height and width (default: dynamic)")
-    parser.add_argument("--batch", type=_positive, metavar="N",
+    parser.add_argument("--batch", type=int_at_least(1), metavar="N",
                         help="fix the batch size (default: dynamic)")
     parser.add_argument("--fp16", action="store_true",
                         help="float16 weights and compute, float32 input and outputs (for "

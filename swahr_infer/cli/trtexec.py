@@ -11,14 +11,9 @@ import json
 import shlex
 import sys
 
+from .args import dims
+
 HELP = "print / run the trtexec command for a model and parse its timing summary"
-
-
-def _shape(text: str):
-    parts = [int(v) for v in text.lower().split("x")]
-    if len(parts) != 4:
-        raise ValueError(f"shape must be NxCxHxW, got {text!r}")
-    return tuple(parts)
 
 
 def add_arguments(p) -> None:
@@ -26,9 +21,9 @@ def add_arguments(p) -> None:
     p.add_argument("--fp16", action="store_true", help="time an FP16 engine")
     p.add_argument("--trt-version", default=None,
                    help="TensorRT version the command is for (default: the trtexec on PATH, else 10.0)")
-    p.add_argument("--min", dest="min_shape", type=_shape, help="NxCxHxW, e.g. 1x3x256x256")
-    p.add_argument("--opt", dest="opt_shape", type=_shape, help="NxCxHxW, e.g. 2x3x512x768")
-    p.add_argument("--max", dest="max_shape", type=_shape, help="NxCxHxW, e.g. 2x3x1024x1024")
+    p.add_argument("--min", dest="min_shape", type=dims("NxCxHxW"), help="NxCxHxW, e.g. 1x3x256x256")
+    p.add_argument("--opt", dest="opt_shape", type=dims("NxCxHxW"), help="NxCxHxW, e.g. 2x3x512x768")
+    p.add_argument("--max", dest="max_shape", type=dims("NxCxHxW"), help="NxCxHxW, e.g. 2x3x1024x1024")
     p.add_argument("--save-engine", default=None, help="also write the engine here")
     p.add_argument("--timing-cache", default=None, help="timing cache file to reuse")
     p.add_argument("--run", action="store_true", help="run it (needs trtexec on PATH)")

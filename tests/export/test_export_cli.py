@@ -129,7 +129,7 @@ def test_verbose_shows_the_exception(tmp_path):
 
 @pytest.mark.parametrize("option, message", [
     (["--static", "500x768"], "multiples of 32"),
-    (["--static", "512"], "expected HEIGHTxWIDTH"),
+    (["--static", "512"], "expected HxW"),
     (["--batch", "0"], "must be at least 1"),
 ])
 def test_bad_options_are_usage_errors(option, message, tiny_checkpoint, capsys):
