@@ -10,8 +10,11 @@ __all__ = ["DecodeParams"]
 
 
 @dataclass(frozen=True)
-class DecodeParams:
+class DecodeParams(DecodeDefaults):
     """How fused network outputs become poses; defaults are the official ones (SPEC.md).
+
+    The fields are those of :class:`~swahr_infer.metadata.DecodeDefaults` (what a model's
+    metadata carries), checked here:
 
     Attributes:
         detection_threshold: a heatmap peak must be strictly above this to be a candidate
@@ -24,14 +27,6 @@ class DecodeParams:
         adjust: quarter-pixel shift towards the larger neighbour, then +0.5.
         refine: fill each person's missing joints from the whole map.
     """
-
-    detection_threshold: float = 0.1
-    tag_threshold: float = 1.0
-    max_num_people: int = 30
-    nms_kernel: int = 5
-    use_detection_val: bool = True
-    adjust: bool = True
-    refine: bool = True
 
     def __post_init__(self) -> None:
         if not self.detection_threshold >= 0:
