@@ -62,6 +62,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .errors import ImageError, MissingDependencyError, ModelError, SwahrError
+from .image_io import image_id_for
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +94,11 @@ def is_uri(path: Union[str, os.PathLike]) -> bool:
 # -- inputs -----------------------------------------------------------------------------------
 
 def list_images(folder: Union[str, os.PathLike]) -> List[str]:
-    """Absolute paths of the image files under ``folder`` (recursive), in sorted order.
+    """Absolute paths of the image files under ``folder``: the rule of ``swahr-infer predict
+    FOLDER`` (:func:`swahr_infer.image_io.list_images`), as strings for Ray rows."""
+    from .image_io import list_images as image_files
 
-    The same rule as ``swahr-infer predict FOLDER``: image extensions only
-    (:data:`~swahr_infer.image_io.IMAGE_SUFFIXES`), sorted by path.
-    """
-    from .image_io import IMAGE_SUFFIXES
-
-    root = Path(folder).resolve()
-    return [str(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return [str(p) for p in image_files(Path(folder).resolve())]
 
 
 def _list_uri(uri: str) -> List[str]:
@@ -146,12 +142,6 @@ def input_paths(source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]
     if not paths:
         raise ImageError("the list of images is empty")
     return paths
-
-
-def image_id_for(path: Optional[str], index: int) -> int:
-    """COCO image id: the file stem when it is a number (COCO names), else ``index``."""
-    stem = Path(path).stem if path else ""
-    return int(stem) if stem.isdigit() else int(index)
 
 
 def _paths_dataset(ray, paths: List[str], rows_per_block: int):

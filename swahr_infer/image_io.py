@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -156,3 +156,18 @@ def _is_pil(obj) -> bool:
     from PIL import Image
 
     return isinstance(obj, Image.Image)
+
+
+def list_images(folder: Union[str, Path]) -> List[Path]:
+    """The image files under ``folder`` (recursive, :data:`IMAGE_SUFFIXES`), sorted by path.
+
+    One rule for every command that takes a folder (predict, predict --ray, batch).
+    """
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def image_id_for(path: Optional[Union[str, Path]], index: int) -> int:
+    """COCO image id of a file: its stem when that is a number (COCO names), else ``index``."""
+    stem = Path(path).stem if path else ""
+    return int(stem) if stem.isdigit() else int(index)

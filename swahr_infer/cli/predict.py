@@ -33,6 +33,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..errors import ImageError, OutputError
+from ..image_io import image_id_for, list_images
 
 HELP = "find poses in an image, a folder of images or a video"
 
@@ -170,28 +171,13 @@ def _last_line(exc: BaseException) -> str:
 
 # -- images -----------------------------------------------------------------------------------
 
-def list_images(source: Path) -> List[Path]:
-    """``source`` itself, or the image files under the folder ``source`` in sorted order."""
-    from ..image_io import IMAGE_SUFFIXES
-
-    if source.is_file():
-        return [source]
-    return sorted(p for p in source.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def image_id_for(path: Path, index: int) -> int:
-    """COCO image id: the file stem when it is a number (COCO names), else the running index."""
-    return int(path.stem) if path.stem.isdigit() else index
-
-
 def _run_images(estimator, source: Path, args, results: List[Dict],
                 failures: List[Tuple[str, str]]) -> int:
     from tqdm import tqdm
 
     from ..image_io import read_file
 
-    paths = list_images(source)
+    paths = [source] if source.is_file() else list_images(source)
     if not paths:
         raise ImageError(f"{source}: no image files found")
     root = source if source.is_dir() else source.parent
