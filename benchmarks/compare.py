@@ -32,6 +32,7 @@ decoder is tested on tie-free synthetic maps (tests/decode, benchmarks/decode_cr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
 
+    load_at_start = [round(v, 2) for v in os.getloadavg()]
     width, height = (int(v) for v in args.size.lower().split("x"))
     image = str(args.image or synthetic_image_file(width, height, args.cache_dir))
     if args.image is not None:
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
     print_rows(rows)
     meta = {**machine_info(), "arch": args.arch, "image": image,
             "image_size": f"{width}x{height}",
-            "threads": args.threads,
+            "threads": args.threads, "loadavg_at_start": load_at_start,
             "command": " ".join(["python benchmarks/compare.py",
                                  *(argv if argv is not None else sys.argv[1:])])}
     payload = {"kind": "compare", "meta": meta, "rows": rows}

@@ -12,13 +12,14 @@ Random weights give noise heatmaps with 30 low-score "people" per image: the dec
 case (refine runs for every missing joint of every person).  Prints a table, writes JSON and a
 stacked-bar PNG of the medians.
 
-    python benchmarks/latency.py                       # w32 and w8-tiny, 1920x1080 and 640x480
+    python benchmarks/latency.py                       # w32 and w16-small, 1920x1080 and 640x480
     python benchmarks/latency.py --archs w32 --sizes 640x480 --runs 5 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def table_row(result: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--archs", nargs="+", default=["w32", "w8-tiny"])
+    ap.add_argument("--archs", nargs="+", default=["w32", "w16-small"])
     ap.add_argument("--sizes", nargs="+", type=parse_size, default=[(1920, 1080), (640, 480)],
                     metavar="WxH")
     ap.add_argument("--runs", type=int, default=10)
@@ -86,6 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
 
+    load_at_start = [round(v, 2) for v in os.getloadavg()]
     models = {arch: random_model(arch, args.cache_dir, fp16=args.fp16) for arch in args.archs}
     images = {size: synthetic_image_file(*size, args.cache_dir) for size in args.sizes}
     rows, results = [], []
@@ -105,6 +107,7 @@ def main(argv=None) -> int:
     print(format_table(rows, columns, headers))
     payload = {"kind": "latency", "meta": {**machine_info(), "runs": args.runs,
                                            "warmup": args.warmup, "threads": args.threads,
+                                           "loadavg_at_start": load_at_start,
                                            "command": " ".join(["python benchmarks/latency.py",
                                                                 *(argv if argv is not None
                                                                   else sys.argv[1:])])},

@@ -81,8 +81,8 @@ def plot_latency(result: Mapping, path: Path) -> Path:
              medians(r["stages"])) for r in result["rows"]]
     meta = result.get("meta", {})
     title = (f"swahr-infer latency by stage (random weights, flip "
-             f"{'on' if result['rows'][0]['config']['flip'] else 'off'}) - "
-             f"{meta.get('cpu_count', '?')}-core {meta.get('processor', '')}")
+             f"{'on' if result['rows'][0]['config']['flip'] else 'off'}, "
+             f"{meta.get('threads', '?')} threads) - {_machine(meta)}")
     return stacked_bars(bars, path, title)
 
 
@@ -97,9 +97,19 @@ def plot_compare(result: Mapping, path: Path) -> Path:
         bars.append((f"{row['pair']}: {row['b']}", medians(row["b_ms"])))
         groups.append((row["pair"], 2))
     meta = result.get("meta", {})
-    title = (f"side by side, {meta.get('arch', '')} on {meta.get('image_size', '')} "
-             f"({meta.get('cpu_count', '?')}-core {meta.get('processor', '')})")
+    title = (f"side by side, {meta.get('arch', '')} on {meta.get('image_size', '')} - "
+             f"{_machine(meta)}")
     return stacked_bars(bars, path, title, groups)
+
+
+def _machine(meta: Mapping) -> str:
+    """'2-core x86_64, load 4.3-7.8' from a result's meta block."""
+    text = f"{meta.get('cpu_count', '?')}-core {meta.get('processor', '')}"
+    loads = [v[0] for v in (meta.get("loadavg_at_start"), meta.get("loadavg")) if v]
+    if loads:
+        text += f", load {min(loads):.1f}-{max(loads):.1f}" if len(set(loads)) > 1 else \
+            f", load {loads[0]:.1f}"
+    return text
 
 
 def main(argv=None) -> int:
