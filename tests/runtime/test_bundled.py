@@ -1,0 +1,44 @@
+"""The model and example image shipped in the package: the README's first command works."""
+
+import json
+
+import numpy as np
+import pytest
+
+from swahr_infer import Estimator
+from swahr_infer.bundled import DATA_DIR, bundled_model, example_image
+from swahr_infer.cli import main
+from swahr_infer.postprocess import oks_matrix
+from swahr_infer.skeleton import COCO
+
+
+@pytest.fixture(scope="module")
+def example_poses():
+    return Estimator(threads=1).predict(str(example_image()))
+
+
+def test_bundled_model_describes_itself():
+    est = Estimator(threads=1)
+    assert bundled_model().suffix == ".onnx"
+    assert est.info.num_joints == 17 and est.info.input_size == 256
+    assert est.info.arch == "w16-small" and est.info.width == 16
+
+
+def test_bundled_model_finds_the_figures_of_the_example(example_poses):
+    """At least 3 of the 5 drawn figures are matched by a predicted skeleton with OKS >= 0.5."""
+    truth = np.array(json.loads((DATA_DIR / "example.json").read_text())["keypoints"],
+                     np.float32)
+    truth[..., 2] = truth[..., 2] > 0
+    both = np.concatenate([truth, example_poses.keypoints])
+    oks = oks_matrix(both, COCO.sigmas)[:len(truth), len(truth):]
+    assert (oks.max(axis=1) >= 0.5).sum() >= 3, np.round(oks.max(axis=1), 2)
+
+
+def test_readme_first_command(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(example_image()), "--out", str(out), "--json",
+                 str(out / "poses.json"), "--min-score", "0.2", "--no-progress"])
+    assert code == 0
+    assert (out / "example.jpg").stat().st_size > 0
+    results = json.loads((out / "poses.json").read_text())
+    assert len(results) >= 3 and all(r["score"] >= 0.2 for r in results)
