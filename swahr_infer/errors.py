@@ -27,6 +27,10 @@ class OutputError(SwahrError, ValueError):
     """The network produced outputs that cannot be decoded (non-finite values, wrong shapes)."""
 
 
+class DeviceError(SwahrError, RuntimeError):
+    """A CUDA device is needed but none is usable (no GPU, no driver, or a CUDA failure)."""
+
+
 class MissingDependencyError(SwahrError, ImportError):
     """An optional package is needed for this feature; the message names the extra to install."""
 

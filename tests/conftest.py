@@ -31,7 +31,8 @@ def pytest_collection_modifyitems(config, items):
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU with cupy (pip install 'swahr-infer[gpu]')")
     skip_trt = pytest.mark.skip(reason="needs the tensorrt Python package (NVIDIA TensorRT 8.6/10.x/11.x)")
     for item in items:
-        if "gpu" in item.keywords and not has_gpu:
+        # markers, not keywords: keywords also hold folder names (tests/gpu/...)
+        if item.get_closest_marker("gpu") and not has_gpu:
             item.add_marker(skip_gpu)
-        if "tensorrt" in item.keywords and not has_trt:
+        if item.get_closest_marker("tensorrt") and not has_trt:
             item.add_marker(skip_trt)

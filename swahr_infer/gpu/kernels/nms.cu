@@ -1,0 +1,167 @@
+// Heatmap peaks (NMS), top-k per joint and the tags at the peaks, in two launches
+// (numpy reference: swahr_infer.decode.nms.find_candidates).
+//
+// A pixel is a candidate when its value is above the detection threshold and >= every
+// in-bounds value of its (2r+1)^2 window (a max filter with -inf padding keeps exactly these).
+// Candidates are ranked by value descending, then flat index ascending, the CPU decoder's rule.
+// Both go into one 64-bit key, value bits high (positive floats order like their bit patterns)
+// and the complemented flat index low, so "larger key" is "ranks first" and no two keys tie.
+//
+// Launch 1 (nms_tiles): one block per (tile of TILE pixels, joint); the block's candidates are
+// collected in shared memory, its k best are appended to the joint's list (so the list never
+// holds more than tiles * k keys) and the candidate count is added to the joint's total.
+// Launch 2 (nms_select): one block per joint; the k best keys of the list in order, then one
+// output row per candidate: x, y, value, the adjust shifts dx, dy (+-0.25 towards the larger
+// horizontal / vertical neighbour, decode.refine.adjust_joints' rule, -0.25 on ties), tags.
+
+#define THREADS 256
+#define PER_THREAD 16
+#define TILE (THREADS * PER_THREAD)
+
+typedef unsigned long long u64;
+
+__device__ __forceinline__ u64 make_key(float v, unsigned int flat) {
+    return ((u64)__float_as_uint(v) << 32) | (u64)(~flat);
+}
+
+// The largest of every thread's ``v``, returned to all threads of the block.
+__device__ u64 block_max(u64 v, u64* scratch) {
+    for (int o = 16; o > 0; o >>= 1) {
+        u64 other = __shfl_down_sync(0xffffffffu, v, o);
+        v = other > v ? other : v;
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < (int)(blockDim.x >> 5) ? scratch[lane] : 0ull;
+        for (int o = 16; o > 0; o >>= 1) {
+            u64 other = __shfl_down_sync(0xffffffffu, v, o);
+            v = other > v ? other : v;
+        }
+        if (lane == 0) scratch[32] = v;
+    }
+    __syncthreads();
+    v = scratch[32];
+    __syncthreads();  // scratch is free again
+    return v;
+}
+
+// The ``k`` largest of keys[0..n) in descending order into out[]; returns how many (<= k).
+// Every thread of the block must call it.  Keys are unique and non-zero.
+__device__ int select_top(const u64* keys, int n, int k, u64* out, u64* scratch) {
+    u64 below = ~0ull;
+    int r = 0;
+    for (; r < k; ++r) {
+        u64 best = 0ull;
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            u64 key = keys[i];
+            if (key < below && key > best) best = key;
+        }
+        best = block_max(best, scratch);
+        if (best == 0ull) break;
+        if (threadIdx.x == 0) out[r] = best;
+        below = best;
+    }
+    return r;
+}
+
+// True when v (> threshold, at y, x) is >= every in-bounds value of its window.
+__device__ __forceinline__ bool is_peak(const float* __restrict__ plane, int H, int W, int y,
+                                        int x, float v, int radius) {
+    // the 4-neighbourhood rejects most pixels cheaply (clamped indices stay in the window)
+    int xl = x > 0 ? x - 1 : 0, xr = x < W - 1 ? x + 1 : W - 1;
+    int yu = y > 0 ? y - 1 : 0, yd = y < H - 1 ? y + 1 : H - 1;
+    if (!(v >= plane[y * W + xl] && v >= plane[y * W + xr] && v >= plane[yu * W + x] &&
+          v >= plane[yd * W + x]))
+        return false;
+    int y0 = max(y - radius, 0), y1 = min(y + radius, H - 1);
+    int x0 = max(x - radius, 0), x1 = min(x + radius, W - 1);
+    for (int yy = y0; yy <= y1; ++yy)
+        for (int xx = x0; xx <= x1; ++xx)
+            if (!(v >= plane[yy * W + xx])) return false;
+    return true;
+}
+
+//   hm:     float32 [K, H, W] fused heatmaps
+//   thr:    float32 threshold (values must be > thr; thr >= 0)
+//   list:   u64 [K, capacity] per-joint candidate keys, capacity = gridDim.x * k
+//   fill:   int32 [2, K]: row 0 list lengths, row 1 candidate totals (zeroed before launch)
+extern "C" __global__ void __launch_bounds__(THREADS)
+nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radius, int k,
+          u64* __restrict__ list, int* __restrict__ fill) {
+    __shared__ u64 keys[TILE];
+    __shared__ u64 scratch[33];
+    __shared__ int count;
+    __shared__ int offset;
+    int j = blockIdx.y;
+    long long hw = (long long)H * W;
+    const float* plane = hm + (long long)j * hw;
+    long long base = (long long)blockIdx.x * TILE;
+    if (threadIdx.x == 0) count = 0;
+    __syncthreads();
+    for (int i = 0; i < PER_THREAD; ++i) {
+        long long p = base + threadIdx.x + (long long)i * THREADS;
+        if (p >= hw) break;
+        float v = plane[p];
+        if (!(v > thr)) continue;
+        int y = (int)(p / W), x = (int)(p - (long long)y * W);
+        if (is_peak(plane, H, W, y, x, v, radius)) {
+            int slot = atomicAdd(&count, 1);
+            keys[slot] = make_key(v, (unsigned int)p);
+        }
+    }
+    __syncthreads();
+    int n = count;  // the same in every thread: the branches below are uniform
+    if (n == 0) return;
+    int keep = min(n, k);
+    if (threadIdx.x == 0) {
+        offset = atomicAdd(&fill[j], keep);
+        atomicAdd(&fill[K + j], n);
+    }
+    __syncthreads();
+    u64* dst = list + (long long)j * ((long long)gridDim.x * k) + offset;
+    if (n <= k) {
+        for (int i = threadIdx.x; i < n; i += THREADS) dst[i] = keys[i];
+    } else {  // more candidates than k in this tile (plateaus, noise): its k best
+        select_top(keys, n, k, dst, scratch);
+    }
+}
+
+//   list, fill: from nms_tiles; capacity = tiles * k
+//   tags:   float32 [K, H, W, T]
+//   rows:   float32 [K, k, 5 + T]: x, y, value, dx, dy, tag[0..T); zeros past the count
+//   counts: int32 [K]: candidates per joint, min(total, k)
+// Dynamic shared memory: k * 8 bytes.
+extern "C" __global__ void __launch_bounds__(THREADS)
+nms_select(const u64* __restrict__ list, const int* __restrict__ fill, int capacity,
+           const float* __restrict__ hm, const float* __restrict__ tags, int K, int H, int W,
+           int T, int k, float* __restrict__ rows, int* __restrict__ counts) {
+    extern __shared__ u64 chosen[];
+    __shared__ u64 scratch[33];
+    int j = blockIdx.x;
+    int r = select_top(list + (long long)j * capacity, fill[j], k, chosen, scratch);
+    __syncthreads();
+    int width = 5 + T;
+    const float* plane = hm + (long long)j * H * W;
+    for (int i = threadIdx.x; i < k; i += THREADS) {
+        float* row = rows + ((long long)j * k + i) * width;
+        if (i >= r) {
+            for (int c = 0; c < width; ++c) row[c] = 0.0f;
+            continue;
+        }
+        u64 key = chosen[i];
+        unsigned int flat = ~(unsigned int)(key & 0xffffffffull);
+        int y = (int)(flat / (unsigned int)W), x = (int)(flat - (unsigned int)y * W);
+        float right = plane[y * W + min(x + 1, W - 1)], left = plane[y * W + max(x - 1, 0)];
+        float down = plane[min(y + 1, H - 1) * W + x], up = plane[max(y - 1, 0) * W + x];
+        row[0] = (float)x;
+        row[1] = (float)y;
+        row[2] = __uint_as_float((unsigned int)(key >> 32));
+        row[3] = right > left ? 0.25f : -0.25f;
+        row[4] = down > up ? 0.25f : -0.25f;
+        const float* tg = tags + (((long long)j * H + y) * W + x) * T;
+        for (int t = 0; t < T; ++t) row[5 + t] = tg[t];
+    }
+    if (threadIdx.x == 0) counts[j] = min(fill[K + j], k);
+}
