@@ -199,8 +199,12 @@ def _trace(graph: ContractGraph, static_size, batch, opset: int, info: ModelInfo
 
 
 def _simplify(model):
-    import onnxslim
-
+    try:
+        import onnxslim
+    except ImportError:  # an optimisation only: the unsimplified graph is valid and runs
+        log.warning("onnxslim is not installed: the graph is written without simplification "
+                    "(pip install onnxslim)")
+        return model
     return onnxslim.slim(model)
 
 

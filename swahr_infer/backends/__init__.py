@@ -5,7 +5,7 @@
     >>> outputs = net.run(batch)          # {"heatmaps": ..., "tags": ...}
 
 Each module defines ``BACKEND`` (its :class:`~.base.Backend` subclass) and imports its heavy
-package (onnxruntime, tensorrt) only when loaded.
+package (onnxruntime, tensorrt, torch) only when loaded.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .base import Backend
 BACKENDS = {
     "onnxruntime": (".onnxruntime", None),
     "tensorrt": (".tensorrt", "gpu"),
+    "torch": (".torch", "export"),
 }
 
 # model file suffix -> backend name
@@ -29,6 +30,8 @@ SUFFIXES = {
     ".onnx": "onnxruntime",
     ".engine": "tensorrt",
     ".plan": "tensorrt",
+    ".pth": "torch",
+    ".pt": "torch",
 }
 
 
@@ -62,7 +65,8 @@ def load_backend(path: Union[str, Path], backend: str = "auto", **options) -> Ba
     """Load a model file with the backend its suffix calls for (or the one named).
 
     Args:
-        path: ``.onnx`` (ONNX Runtime) or ``.engine`` / ``.plan`` (TensorRT).
+        path: ``.onnx`` (ONNX Runtime), ``.engine`` / ``.plan`` (TensorRT) or ``.pth`` / ``.pt``
+            (a PyTorch checkpoint, run by the torch backend).
         backend: "auto" or a name from :data:`BACKENDS`.
         **options: passed to the backend's constructor (e.g. ``intra_op_num_threads``).
     """

@@ -44,6 +44,22 @@ class Backend(ABC):
             name -> float32 [N, K, H / stride, W / stride] host arrays.
         """
 
+    @property
+    def on_device(self) -> bool:
+        """Whether :meth:`run_device` works: inputs and outputs can stay on the GPU."""
+        return False
+
+    def run_device(self, batch, stream) -> Dict[str, object]:
+        """Run on a CuPy float32 [N, 3, H, W] batch without leaving the GPU.
+
+        The work is queued on ``stream`` (a ``cupy.cuda.Stream``) after whatever is already
+        queued there; the returned CuPy float32 arrays (same names and shapes as :meth:`run`)
+        are valid in that stream's order and until the next call (a backend may reuse its
+        output buffers, e.g. CUDA graphs).  Only backends whose :attr:`on_device` is true
+        implement it; :class:`swahr_infer.gpu.GpuPipeline` uses it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not run on the device")
+
     def close(self) -> None:
         """Release the session / engine (idempotent)."""
 

@@ -44,7 +44,9 @@ class TensorRTBackend(Backend):
         check: verify TensorRT version and GPU against the sidecar first (default True).
     """
 
-    def __init__(self, path: Union[str, Path], *, check: bool = True):
+    def __init__(self, path: Union[str, Path], *, check: bool = True, device: str = "cuda"):
+        if device not in ("auto", "cuda"):
+            raise ValueError(f"TensorRT engines run on CUDA devices only, not {device!r}")
         trt = import_tensorrt()
         self._cp = _import_cupy()
         self.path = str(path)
@@ -79,28 +81,34 @@ class TensorRTBackend(Backend):
     def _dtype(self, name: str):
         return np.dtype(self._trt.nptype(self._engine.get_tensor_dtype(name)))
 
-    def run_device(self, batch) -> Dict[str, object]:
+    @property
+    def on_device(self) -> bool:
+        return True
+
+    def run_device(self, batch, stream=None) -> Dict[str, object]:
         """Run on a CuPy float32 [N, 3, H, W] array; returns CuPy float32 outputs.
 
-        The work is queued on this backend's stream; the returned arrays are ready once
-        ``backend.stream`` is synchronised (or after any later blocking copy on it).
+        The work is queued on ``stream`` (default: this backend's own stream); the returned
+        arrays are ready once that stream is synchronised (or after any later blocking copy on
+        it).
         """
         cp = self._cp
+        stream = self._stream if stream is None else stream
         if self._context is None:
             raise ModelError(f"{self.path}: the backend is closed")
-        image = cp.ascontiguousarray(batch, dtype=self._dtype(self.input_name))
-        if not self._context.set_input_shape(self.input_name, tuple(image.shape)):
-            raise ModelError(f"{self.path}: input shape {tuple(image.shape)} is outside the "
-                             "engine's optimisation profile (rebuild with --min/--max)")
-        self._context.set_tensor_address(self.input_name, image.data.ptr)
-        results = {}
-        for name in self.output_names:
-            shape = tuple(self._context.get_tensor_shape(name))
-            out = cp.empty(shape, dtype=self._dtype(name))
-            self._context.set_tensor_address(name, out.data.ptr)
-            results[name] = out
-        with self._stream:
-            if not self._context.execute_async_v3(self._stream.ptr):
+        with stream:  # casts and allocations ordered with the engine on the same stream
+            image = cp.ascontiguousarray(batch, dtype=self._dtype(self.input_name))
+            if not self._context.set_input_shape(self.input_name, tuple(image.shape)):
+                raise ModelError(f"{self.path}: input shape {tuple(image.shape)} is outside the "
+                                 "engine's optimisation profile (rebuild with --min/--max)")
+            self._context.set_tensor_address(self.input_name, image.data.ptr)
+            results = {}
+            for name in self.output_names:
+                shape = tuple(self._context.get_tensor_shape(name))
+                out = cp.empty(shape, dtype=self._dtype(name))
+                self._context.set_tensor_address(name, out.data.ptr)
+                results[name] = out
+            if not self._context.execute_async_v3(stream.ptr):
                 raise ModelError(f"{self.path}: TensorRT execution failed (see its log)")
             results = {n: (a if a.dtype == np.float32 else a.astype(np.float32))
                        for n, a in results.items()}

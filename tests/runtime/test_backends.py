@@ -14,9 +14,10 @@ def test_suffix_map():
     assert backend_for("m.onnx") == "onnxruntime"
     assert backend_for("M.ONNX") == "onnxruntime"
     assert backend_for("m.engine") == "tensorrt" and backend_for("m.plan") == "tensorrt"
-    assert set(SUFFIXES) >= {".onnx", ".engine", ".plan"}
+    assert backend_for("m.pth") == "torch" and backend_for("m.pt") == "torch"
+    assert set(SUFFIXES) >= {".onnx", ".engine", ".plan", ".pth", ".pt"}
     with pytest.raises(ModelError, match="unknown model type"):
-        backend_for("m.pth")
+        backend_for("m.tflite")
 
 
 def test_unknown_backend_name(tiny_model):
