@@ -27,14 +27,16 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
-from .decode import DecodeParams, decode
-from .errors import ImageError, ModelError
+from .decode import DecodeParams, group_poses, to_image
+from .errors import ImageError, MissingDependencyError, ModelError
 from .fusion import FusedMaps, fuse
 from .image_io import ImageLike, to_pixels
 from .poses import Poses
 from .postprocess import clean
 from .preprocess import (Prepared, ScaleGeometry, normalization_table, plan_scales, prepare,
                          scale_geometry)
+
+Plan = Tuple[List[ScaleGeometry], Tuple[int, int], np.ndarray]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,11 @@ class Estimator:
         dedup_oks: OKS threshold for suppressing duplicate skeletons of one person (off).
         min_score: drop persons scoring below this (off).
         max_people: keep only the best this many persons (off).
-        device: "auto", "cpu" or "cuda" (ONNX Runtime provider choice).
+        device: "auto", "cpu" or "cuda": where the backend runs (ONNX Runtime provider, torch
+            device).  When the backend runs on the GPU (TensorRT, torch on CUDA, ONNX Runtime's
+            CUDA provider) and CuPy is installed, preprocessing, fusion, NMS and refine run
+            there too (:class:`swahr_infer.gpu.GpuPipeline`); ``"cuda"`` requires that,
+            ``"cpu"`` keeps everything on the host.
         threads: intra-op threads of the backend (0 / None: its default).
         providers: explicit ONNX Runtime providers.
         **backend_options: passed to the backend constructor (e.g.
@@ -136,6 +142,9 @@ class Estimator:
                         for order in ("rgb", "bgr")}
         self.last_timings: Dict[str, float] = {}
         self._workspace: Dict[str, np.ndarray] = {}  # fused-map buffers reused across images
+        # image -> persons: on the host, or on the GPU when the backend runs there
+        self.gpu = self._gpu_pipeline(device)
+        self._persons = self.gpu.poses if self.gpu is not None else self._host_persons
 
     # -- public -------------------------------------------------------------------------------
 
@@ -184,13 +193,24 @@ class Estimator:
 
     # -- pipeline -----------------------------------------------------------------------------
 
-    def _maps(self, image: ImageLike, rgb: bool, timings: Dict[str, float],
-              workspace: Optional[Dict[str, np.ndarray]]) -> Tuple[FusedMaps, Prepared]:
+    def _load(self, image: ImageLike, rgb: bool, timings: Dict[str, float]
+              ) -> Tuple[np.ndarray, str, Plan]:
+        """Pixels, their channel order and the scale plan (sizes checked)."""
         t0 = time.perf_counter()
         pixels, order = to_pixels(image, rgb=rgb)
-        t1 = time.perf_counter()
         plan = plan_scales(pixels.shape[:2], self.input_size, self.scales)
         self._check_geometry(plan[0], pixels.shape[:2])
+        timings["load"] += (time.perf_counter() - t0) * 1e3
+        return pixels, order, plan
+
+    def _maps(self, image: ImageLike, rgb: bool, timings: Dict[str, float],
+              workspace: Optional[Dict[str, np.ndarray]]) -> Tuple[FusedMaps, Prepared]:
+        pixels, order, plan = self._load(image, rgb, timings)
+        return self._host_maps(pixels, order, plan, timings, workspace)
+
+    def _host_maps(self, pixels: np.ndarray, order: str, plan: Plan, timings: Dict[str, float],
+                   workspace: Optional[Dict[str, np.ndarray]]) -> Tuple[FusedMaps, Prepared]:
+        t1 = time.perf_counter()
         prepared = prepare(pixels, input_size=self.input_size, scales=self.scales,
                            mean=self.info.mean, std=self.info.std, flip=self.flip,
                            channel_order=order, table=self._tables[order], plan=plan)
@@ -201,31 +221,56 @@ class Estimator:
         fused = fuse(outputs, flip_index=self.flip_index, flip=self.flip,
                      projected_size=prepared.projected_size, workspace=workspace)
         t4 = time.perf_counter()
-        timings["load"] += (t1 - t0) * 1e3
         timings["preprocess"] += (t2 - t1) * 1e3
         timings["inference"] += (t3 - t2) * 1e3
         timings["fusion"] += (t4 - t3) * 1e3
         return fused, prepared
 
+    def _host_persons(self, pixels: np.ndarray, order: str, plan: Plan,
+                      timings: Dict[str, float]):
+        """Persons in heatmap pixels, scores, scale map and map size: the host pipeline."""
+        fused, _ = self._host_maps(pixels, order, plan, timings, self._workspace)
+        t0 = time.perf_counter()
+        # fusion already rejected non-finite network outputs; the maps interpolate them
+        persons, scores = group_poses(fused.heatmaps, fused.tags, self.params,
+                                      check_finite=False)
+        timings["decode"] += (time.perf_counter() - t0) * 1e3
+        return persons, scores, fused.scale_map, fused.size
+
     def _predict_one(self, image: ImageLike, rgb: bool, timings: Dict[str, float]) -> Poses:
         t0 = time.perf_counter()
-        fused, prepared = self._maps(image, rgb, timings, self._workspace)
+        pixels, order, plan = self._load(image, rgb, timings)
+        persons, scores, scale_map, size = self._persons(pixels, order, plan, timings)
         t1 = time.perf_counter()
-        # fusion already rejected non-finite network outputs; the maps interpolate them
-        poses = decode(fused.heatmaps, fused.tags, prepared.to_image,
-                       joint_names=self.joint_names, skeleton=self.skeleton, params=self.params,
-                       check_finite=False)
-        t2 = time.perf_counter()
-        if fused.scale_map is not None:
-            poses.keypoint_scales = keypoint_scales(poses.keypoints, fused.scale_map,
-                                                    prepared.to_image, fused.size)
+        to_original = plan[2]
+        poses = Poses(to_image(persons, to_original), scores, self.joint_names, self.skeleton)
+        if scale_map is not None:
+            poses.keypoint_scales = keypoint_scales(poses.keypoints, scale_map, to_original, size)
         poses = clean(poses, sigmas=self.sigmas, dedup_oks=self.dedup_oks,
                       min_score=self.min_score, max_people=self.max_people)
-        t3 = time.perf_counter()
-        timings["decode"] += (t2 - t1) * 1e3
-        timings["postprocess"] += (t3 - t2) * 1e3
-        timings["total"] += (t3 - t0) * 1e3
+        t2 = time.perf_counter()
+        timings["postprocess"] += (t2 - t1) * 1e3
+        timings["total"] += (t2 - t0) * 1e3
         return poses
+
+    def _gpu_pipeline(self, device: str):
+        """The GPU pipeline when the backend runs on the device (and CuPy is there), else None."""
+        if device == "cpu" or not self.backend.on_device:
+            if device == "cuda" and not self.backend.on_device:
+                log.info("%s runs on the host; preprocessing and decoding stay there too",
+                         type(self.backend).__name__)
+            return None
+        try:
+            from .gpu.pipeline import GpuPipeline
+
+            return GpuPipeline(self.backend, mean=self.info.mean, std=self.info.std,
+                               flip=self.flip, flip_index=self.flip_index, params=self.params)
+        except MissingDependencyError:
+            if device == "cuda":
+                raise
+            log.warning("the backend runs on the GPU but CuPy is missing: preprocessing and "
+                        "decoding run on the host (pip install \"swahr-infer[gpu]\")")
+            return None
 
     # -- checks -------------------------------------------------------------------------------
 
