@@ -25,18 +25,25 @@ def test_engine_without_tensorrt_names_the_extra(tmp_path):
         Estimator(str(engine))
 
 
+def _tiny_engine(tmp_path, shapes=None):
+    """A tiny contract model as ONNX and as a TensorRT engine built from it."""
+    from swahr_infer.trt_build import BuildOptions, build_engine
+
+    onnx_path = tmp_path / "tiny.onnx"
+    build_tiny_model(onnx_path)
+    engine = tmp_path / "tiny.engine"
+    build_engine(str(onnx_path), str(engine), BuildOptions(shapes=shapes))
+    return onnx_path, engine
+
+
 @pytest.mark.tensorrt
 @pytest.mark.gpu
 def test_engine_estimator_matches_onnx(tmp_path):
     """Estimator("model.engine").predict(img): same people as ONNX Runtime on the same model."""
     from swahr_infer import Estimator
-    from swahr_infer.trt_build import build_engine
     from tests.runtime.conftest import blob_image
 
-    onnx_path = tmp_path / "tiny.onnx"
-    build_tiny_model(onnx_path)
-    engine = tmp_path / "tiny.engine"
-    build_engine(str(onnx_path), str(engine))
+    onnx_path, engine = _tiny_engine(tmp_path)
     image = blob_image(160, 224)
     ref = Estimator(str(onnx_path), detection_threshold=0.5).predict(image)
     got = Estimator(str(engine), detection_threshold=0.5).predict(image)
@@ -49,13 +56,8 @@ def test_engine_estimator_matches_onnx(tmp_path):
 @pytest.mark.gpu
 def test_engine_outside_profile_is_a_model_error(tmp_path):
     from swahr_infer.backends.tensorrt import TensorRTBackend
-    from swahr_infer.trt_build import BuildOptions, build_engine
 
-    onnx_path = tmp_path / "tiny.onnx"
-    build_tiny_model(onnx_path)
-    engine = tmp_path / "tiny.engine"
-    build_engine(str(onnx_path), str(engine), BuildOptions(
-        shapes=((1, 3, 64, 64), (2, 3, 128, 128), (2, 3, 256, 256))))
+    _, engine = _tiny_engine(tmp_path, ((1, 3, 64, 64), (2, 3, 128, 128), (2, 3, 256, 256)))
     backend = TensorRTBackend(str(engine))
     with pytest.raises(ModelError, match="optimisation profile"):
         backend.run(np.zeros((2, 3, 512, 512), np.float32))
