@@ -227,7 +227,7 @@ def bench_refine(cp, args, plan) -> None:
 
 def bench_e2e(cp, torch, args, frame) -> None:
     from swahr_infer import Estimator
-    from swahr_infer.decode import group_poses
+    from swahr_infer.decode import DecodeParams, group_poses
     from swahr_infer.fusion import fuse
     from swahr_infer.preprocess import normalization_table, plan_scales, prepare
 
@@ -270,6 +270,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
     table = normalization_table(info.mean, info.std, "bgr")
     plan = plan_scales(frame.shape[:2], 512, (1.0,))
     timings = {"preprocess": [], "network": [], "fusion": [], "decode": [], "total": []}
+    params = DecodeParams.from_defaults(info.decode)
     official_parse = _official_parser(args, info)
     for i in range(max(3, args.runs // 2) + 1):
         t0 = time.perf_counter()
@@ -284,7 +285,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
         fused = fuse([(1.0, host)], flip_index=info.flip_index, flip=True,
                      projected_size=prepared.projected_size)
         t3 = time.perf_counter()
-        group_poses(fused.heatmaps, fused.tags)
+        group_poses(fused.heatmaps, fused.tags, params)
         t4 = time.perf_counter()
         if i:
             for name, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
@@ -312,8 +313,7 @@ def _official_parser(args, info):
     try:
         import torch
 
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from official import EXPERIMENTS, load_official_modules
+        from benchmarks.official import EXPERIMENTS, load_official_modules
 
         mods = load_official_modules(Path(args.official_repo))
         cfg = mods.cfg.clone()

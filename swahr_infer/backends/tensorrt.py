@@ -120,7 +120,9 @@ class TensorRTBackend(Backend):
         return self._stream
 
     def run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
-        outputs = self.run_device(self._cp.asarray(batch))
+        with self._stream:  # the upload ordered before the engine on the same stream
+            device_batch = self._cp.asarray(batch)
+        outputs = self.run_device(device_batch)
         with self._stream:
             host = {name: self._cp.asnumpy(arr, stream=self._stream)
                     for name, arr in outputs.items()}

@@ -39,8 +39,8 @@ def test_cuda_graphs_replay_eager_results(cp, tiny_weights):
     for seed, shape in [(0, (2, 3, 128, 192)), (1, (2, 3, 128, 192)), (2, (1, 3, 96, 64))]:
         expected = eager.run(_batch(seed, shape))
         got = graphed.run(_batch(seed, shape))
-        for name in expected:
-            np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-6)
+        for name in expected:  # same kernels; 1e-3 is a few fp16 steps, a stale input is ~0.1
+            np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-3)
     assert len(graphed._graphs) == 2  # one graph per input shape
 
 
