@@ -79,7 +79,9 @@ class Estimator:
         params: the :class:`~swahr_infer.decode.DecodeParams` in use.
         last_timings: milliseconds spent per stage in the last :meth:`predict` call (summed over
             the images of a list): ``load``, ``preprocess``, ``inference``, ``fusion``,
-            ``decode``, ``postprocess``, ``total`` and ``images``.
+            ``decode``, ``postprocess``, ``total`` and ``images``.  On the GPU pipeline
+            ``preprocess``, ``inference`` and ``fusion`` are device times (CUDA events).
+        gpu: the :class:`~swahr_infer.gpu.GpuPipeline` in use, or None (host pipeline).
     """
 
     def __init__(self, model: Union[str, Path, Backend, None] = None, *, backend: str = "auto",
