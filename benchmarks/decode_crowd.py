@@ -39,6 +39,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from swahr_infer.affine import box_affine  # noqa: E402
+from swahr_infer.benchmark import summarize  # noqa: E402
 from swahr_infer.decode import (  # noqa: E402
     DecodeParams, MapTiles, adjust_joints, check_maps, decode, find_candidates, group_candidates,
     grouping_order, person_scores, refine_people, to_image,
@@ -146,8 +147,8 @@ def compare(ours_kp, ours_scores, off_kp, off_scores):
 
 
 def stats(values):
-    arr = np.asarray(values) * 1e3
-    return {"median_ms": float(np.median(arr)), "p90_ms": float(np.percentile(arr, 90))}
+    """Seconds in, the shared benchmark summary (median_ms, p90_ms, ...) out."""
+    return summarize(np.asarray(values) * 1e3).to_dict()
 
 
 def main(argv=None) -> int:
