@@ -61,6 +61,7 @@ class TrainConfig:
     augment: bool = True  # random rotation / scale / translation (official ranges)
     flip_prob: float = 0.5
     fixed_sigma_l2: bool = False  # ablation: HigherHRNet's plain L2 on fixed-sigma targets
+    init: str = ""  # start from these weights (a checkpoint) with a fresh optimiser and schedule
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 12 on CUDA
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -206,6 +207,8 @@ def _setup(cfg: TrainConfig, device: torch.device, resume: bool):
     torch.manual_seed(cfg.seed)
     model = build_model(arch)
     init_official_weights(model)
+    if cfg.init:
+        _load_init(model, cfg)
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -222,6 +225,21 @@ def _setup(cfg: TrainConfig, device: torch.device, resume: bool):
         start = int(state["iteration"])
         logger.info("resumed from %s at iteration %d", state_path, start)
     return model, optimizer, loss_fn, start
+
+
+def _load_init(model: nn.Module, cfg: TrainConfig) -> None:
+    """Warm start: the weights of ``cfg.init`` (strict: same architecture, official names).
+
+    Only the weights come over; Adam's moments and the learning-rate schedule start afresh, so a
+    second stage is a normal run that happens to begin from trained weights.  Give it another
+    ``seed`` than the first stage, or it sees the first stage's batches again.
+    """
+    from .checkpoint import check_keys, read_state_dict
+
+    state = read_state_dict(cfg.init)
+    check_keys(model, state, get_arch(cfg.arch), source=cfg.init)
+    model.load_state_dict(state, strict=True)
+    logger.info("initialised from %s", cfg.init)
 
 
 def _loader(cfg: TrainConfig, start: int, cuda: bool) -> torch.utils.data.DataLoader:

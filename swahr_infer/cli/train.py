@@ -56,6 +56,9 @@ def add_arguments(p) -> None:
     p.add_argument("--log-every", type=int, default=10, help="iterations between log.jsonl lines")
     p.add_argument("--out", default="runs/train", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pth")
+    p.add_argument("--init", default="", metavar="CKPT",
+                   help="start from these weights (same --arch) with a fresh optimiser and "
+                        "learning-rate schedule: a second training stage; use another --seed")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -78,6 +81,7 @@ def run(args) -> int:
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
         seed=args.seed, lr=args.lr, sigma=args.sigma, people=tuple(args.people),
         augment=args.augment, flip_prob=args.flip_prob, fixed_sigma_l2=args.fixed_sigma_l2,
+        init=args.init,
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=args.progress)

@@ -53,6 +53,24 @@ def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
     assert not all(torch.equal(one[k], other[k]) for k in one)
 
 
+def test_init_warm_starts_from_weights_with_a_fresh_schedule(tmp_path, capsys):
+    first = train(tiny_config(tmp_path / "a", iters=1)).checkpoint
+    stage = tiny_config(tmp_path / "b", iters=1, seed=1, init=first, checkpoint_every=0)
+    # the model starts from the first run's weights, not from the seed's initialisation
+    from export.train import _setup
+
+    model, optimizer, _, start = _setup(stage, torch.device("cpu"), resume=False)
+    loaded = torch.load(first)
+    assert start == 0 and not optimizer.state
+    assert all(torch.equal(v, loaded[k]) for k, v in model.state_dict().items())
+    second = torch.load(train(stage).checkpoint)
+    assert not torch.equal(second["final_layers.1.weight"], loaded["final_layers.1.weight"])
+    # the wrong architecture is refused with the checkpoint named
+    rc = cli_main(["train", "--arch", "w16-small", "--iters", "1", "--input-size", "64",
+                   "--init", first, "--out", str(tmp_path / "c"), "--no-progress"])
+    assert rc == 1 and "model_final.pth" in capsys.readouterr().err
+
+
 def test_input_size_defaults_to_the_architecture():
     assert TrainConfig(arch="w8-tiny").resolved().input_size == get_arch("w8-tiny").input_size
     assert TrainConfig(arch="w8-tiny", input_size=96).resolved().input_size == 96
