@@ -153,6 +153,10 @@ def check_maps(heatmaps, tags, num_joints: Optional[int] = None, *,
         )
     if check_finite:
         for name, arr in (("heatmaps", hm), ("tags", tg)):
+            # min / max propagate NaN and expose infinities in two reads and no temporary: about
+            # 4x cheaper than isfinite, which only runs to describe a failure
+            if np.isfinite(arr.min()) and np.isfinite(arr.max()):
+                continue
             bad = ~np.isfinite(arr)
             if bad.any():
                 first = tuple(int(i) for i in np.argwhere(bad)[0])

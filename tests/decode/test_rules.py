@@ -246,12 +246,14 @@ def test_params_defaults_overrides_and_validation():
         decode(hm, tg, not_a_param=1)
 
 
-@pytest.mark.parametrize("bad", ["nan_hm", "inf_tag", "rank", "tag_shape", "k_names", "empty"])
+@pytest.mark.parametrize("bad", ["nan_hm", "inf_hm", "inf_tag", "rank", "tag_shape", "k_names", "empty"])
 def test_invalid_maps_raise_output_error(bad):
     hm, tg = blank()
     names = None
     if bad == "nan_hm":
         hm[3, 4, 5] = np.nan
+    elif bad == "inf_hm":
+        hm[0, -1, -1] = np.inf
     elif bad == "inf_tag":
         tg[2, 1, 1, 0] = -np.inf
     elif bad == "rank":
@@ -265,6 +267,8 @@ def test_invalid_maps_raise_output_error(bad):
     with pytest.raises(OutputError) as err:
         decode(hm, tg, joint_names=names)
     assert str(err.value)
+    if bad in ("nan_hm", "inf_hm", "inf_tag"):  # the report counts and locates the bad value
+        assert "1 non-finite values" in str(err.value)
 
 
 def test_non_finite_check_can_be_skipped_for_checked_maps():
