@@ -56,6 +56,7 @@ def main(argv=None) -> int:
                     help="checkpoint to export as FP16 ONNX for the FP16-vs-FP32 row")
     ap.add_argument("--extra", nargs="*", default=[], metavar="NAME=MODEL.onnx",
                     help="more models to score with the default options (e.g. an ablation)")
+    ap.add_argument("--label", default="shipped", help="name of --model in the table")
     ap.add_argument("--images", type=int, default=200, help="validation images")
     ap.add_argument("--size", type=int, default=256, help="validation image side")
     ap.add_argument("--seed", type=int, default=VAL_SEED)
@@ -68,9 +69,9 @@ def main(argv=None) -> int:
     images = ann.parent / "images"
     opts = {"threads": args.threads}
     rows = [
-        run_config("shipped, flip, scale 1", args.model, ann, images, **opts),
-        run_config("shipped, no flip", args.model, ann, images, flip=False, **opts),
-        run_config("shipped, flip, scales 2,1,0.5", args.model, ann, images,
+        run_config(f"{args.label}, flip, scale 1", args.model, ann, images, **opts),
+        run_config(f"{args.label}, no flip", args.model, ann, images, flip=False, **opts),
+        run_config(f"{args.label}, flip, scales 2,1,0.5", args.model, ann, images,
                    scales=(2.0, 1.0, 0.5), **opts),
     ]
     if args.fp16:

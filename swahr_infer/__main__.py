@@ -1,5 +1,6 @@
-import sys
+"""``python -m swahr_infer ...``: the ``swahr-infer`` command without an installed entry point
+(e.g. a checkout on ``PYTHONPATH``, as on the GPU machine)."""
 
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -104,3 +104,14 @@ def test_cli_and_prediction_work_without_torch(tiny_model, image_dir, tmp_path):
         capture_output=True, text=True, timeout=120)
     assert predict_run.returncode == 0, predict_run.stderr
     assert json.loads(results.read_text())
+
+
+def test_python_dash_m_runs_the_cli(tmp_path):
+    # `python -m swahr_infer` is the command where no entry point is installed (a checkout on
+    # PYTHONPATH, as scripts/gpu_*.sh use it); its exit code is the command's
+    run = subprocess.run([sys.executable, "-m", "swahr_infer", "predict", str(tmp_path / "none.jpg"),
+                          "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "none.jpg" in run.stderr
+    assert "usage: swahr-infer" in subprocess.run(
+        [sys.executable, "-m", "swahr_infer", "--help"], capture_output=True, text=True,
+        timeout=120).stdout
