@@ -18,6 +18,8 @@ Example (the bundled model; on a 2-core CPU a batch-32 iteration of w16-small ta
   swahr-infer train --arch w16-small --iters 1200 --batch-size 32 --out runs/w16-small
   swahr-infer export runs/w16-small/model_final.pth -o w16-small.onnx
 Ablation for comparison (HigherHRNet's fixed-sigma L2 instead of SAHR/WAHR): add --fixed-sigma-l2.
+A second stage from trained weights (fresh Adam and schedule; another seed, so other batches):
+  swahr-infer train --arch w16-small --init runs/w16-small/model_final.pth --seed 1 --out runs/stage2
 """
 
 from __future__ import annotations
