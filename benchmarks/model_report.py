@@ -8,6 +8,7 @@ given (e.g. the fixed-sigma L2 ablation).  Prints a table and writes JSON.
 
     python benchmarks/model_report.py --model swahr_infer/data/swahr_w16_small_256.onnx \
         --fp16 runs/w16-small-swahr/model_final.pth --images 200
+    python benchmarks/model_report.py --append --extra "L2 ablation=l2.onnx"   # one more row
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def run_config(name, model, ann, images, **options):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="the shipped (FP32) ONNX model")
+    ap.add_argument("--model", help="the shipped (FP32) ONNX model")
     ap.add_argument("--fp16", default=None,
                     help="checkpoint to export as FP16 ONNX for the FP16-vs-FP32 row")
     ap.add_argument("--extra", nargs="*", default=[], metavar="NAME=MODEL.onnx",
@@ -62,19 +63,30 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=VAL_SEED)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=str(RESULTS / "model_report.json"))
+    ap.add_argument("--append", action="store_true",
+                    help="score only the --extra models and add their rows to the existing --json "
+                         "(same validation set: its size and seed are read from there)")
     args = ap.parse_args(argv)
+    previous = None
+    if args.append:
+        previous = json.loads(Path(args.json).read_text())
+        args.images = previous["validation"]["images"]
+        args.size = previous["validation"]["size"]
+        args.seed = previous["validation"]["seed"]
+    elif not args.model:
+        ap.error("--model is required (unless --append)")
 
     work = Path(tempfile.mkdtemp(prefix="swahr-val-"))
     ann = make_validation_set(work / "val", args.images, args.size, args.seed)
     images = ann.parent / "images"
     opts = {"threads": args.threads}
-    rows = [
+    rows = previous["rows"] if previous else [
         run_config(f"{args.label}, flip, scale 1", args.model, ann, images, **opts),
         run_config(f"{args.label}, no flip", args.model, ann, images, flip=False, **opts),
         run_config(f"{args.label}, flip, scales 2,1,0.5", args.model, ann, images,
                    scales=(2.0, 1.0, 0.5), **opts),
     ]
-    if args.fp16:
+    if args.fp16 and not previous:
         from export.onnx_export import export_checkpoint
 
         fp16_path = work / "fp16.onnx"
@@ -90,6 +102,8 @@ def main(argv=None) -> int:
         "validation": {"generator": "export.synthetic_people.generate_dataset",
                        "images": args.images, "size": args.size, "seed": args.seed},
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
+           if previous else {}),
         "rows": rows,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
