@@ -25,13 +25,15 @@ def test_bundled_model_describes_itself():
 
 
 def test_bundled_model_finds_the_figures_of_the_example(example_poses):
-    """At least 3 of the 5 drawn figures are matched by a predicted skeleton with OKS >= 0.5."""
+    """The 4 unoccluded figures of the 5 drawn are each matched by a predicted skeleton with
+    OKS >= 0.5 (the shipped model reaches 0.8-0.99 on them; the fifth stands mostly hidden behind
+    the large figure, its joints labelled occluded)."""
     truth = np.array(json.loads((DATA_DIR / "example.json").read_text())["keypoints"],
                      np.float32)
     truth[..., 2] = truth[..., 2] > 0
     both = np.concatenate([truth, example_poses.keypoints])
     oks = oks_matrix(both, COCO.sigmas)[:len(truth), len(truth):]
-    assert (oks.max(axis=1) >= 0.5).sum() >= 3, np.round(oks.max(axis=1), 2)
+    assert (oks.max(axis=1) >= 0.5).sum() >= 4, np.round(oks.max(axis=1), 2)
 
 
 def test_readme_first_command(tmp_path, capsys):
