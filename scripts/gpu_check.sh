@@ -2,6 +2,8 @@
 # The GPU check of swahr-infer: the one script a session with a lent CUDA GPU runs.
 #
 #   bash scripts/gpu_check.sh            # results in $OUT (the device tool's folder), else out/gpu_check
+#   SWAHR_OFFICIAL_REPO=.official bash scripts/gpu_check.sh   # + the official parser's row
+#                                        # (.official and .whl staged by scripts/gpu_prepare.sh)
 #
 # Needs only what the device machine has (python3 with torch, cupy-cuda13x, onnx,
 # onnxruntime (CPU), opencv, scipy, pytest, nvcc); installs nothing and needs no network.
@@ -18,7 +20,7 @@ set -o pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out/gpu_check}"
 mkdir -p "$OUT"
-export PYTHONPATH=.
+export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"  # keeps carried wheels (/tmp/site) importable
 export PYTHONUNBUFFERED=1
 status=0
 
@@ -48,6 +50,7 @@ timeout 240 python3 -m pytest -m gpu tests/gpu tests/trt -q -rs --tb=short -p no
   2>&1 | tee "$OUT/gpu_tests.txt" || status=1
 
 timeout 180 python3 benchmarks/gpu_bench.py --runs 20 --json "$OUT/gpu_bench.json" \
+  ${SWAHR_OFFICIAL_REPO:+--official-repo "$SWAHR_OFFICIAL_REPO"} \
   2>&1 | tee "$OUT/gpu_bench.txt" || status=1
 
 exit $status

@@ -9,17 +9,20 @@
 # minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
 # 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms.  Steps are capped
 # by timeouts (2 x 4 min training, 3 min scoring) and the second arm runs even if the first
-# failed.  Writes (at most 8 files, what the device tool brings back):
+# failed.  Scoring needs pycocotools or xtcocotools, which the device machine lacks: there the
+# script skips it and prints the command that scores the returned files here, on the CPU, at no
+# device time.  Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
 #   swahr.onnx                  the SWAHR arm exported (candidate for swahr_infer/data/)
 #   train_swahr.txt / train_l2.txt   last lines of each run's progress and the loss log tail
-#   model_report.json           AP table: SWAHR arm (flip, no flip, multi-scale, FP16) + L2 arm
+#   model_report.json           AP table (when a scorer is installed): SWAHR arm (flip, no flip,
+#                               multi-scale, FP16) + L2 arm
 set -x
 set -o pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out/gpu_train}"
 mkdir -p "$OUT"
-export PYTHONPATH=.
+export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"  # keeps carried wheels (/tmp/site) importable
 export PYTHONUNBUFFERED=1
 ITERS="${ITERS:-1200}"
 BATCH="${BATCH:-32}"
@@ -39,6 +42,14 @@ done
 
 python3 -m swahr_infer export "$OUT/swahr.pth" -o "$OUT/swahr.onnx" || status=1
 python3 -m swahr_infer export "$OUT/l2.pth" -o "$WORK/l2.onnx" || status=1
+if ! python3 -c "import xtcocotools" 2>/dev/null && ! python3 -c "import pycocotools" 2>/dev/null; then
+  set +x
+  echo "no COCO scorer here; score the returned files where one is installed:"
+  echo "  swahr-infer export FILES/l2.pth -o l2.onnx && python benchmarks/model_report.py" \
+       "--model FILES/swahr.onnx --label 'SWAHR (GPU run)' --fp16 FILES/swahr.pth" \
+       "--extra 'fixed-sigma L2, flip, scale 1=l2.onnx' --images $IMAGES"
+  exit $status
+fi
 timeout 180 python3 benchmarks/model_report.py --model "$OUT/swahr.onnx" --label "SWAHR (GPU run)" --fp16 "$OUT/swahr.pth" \
   --extra "fixed-sigma L2, flip, scale 1=$WORK/l2.onnx" --images "$IMAGES" --threads 4 \
   --json "$OUT/model_report.json" || status=1
