@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with the annotated images (under their file_name)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                         help="test scales, e.g. 2 1 0.5 (default: 1; several must include 1)")
+    parser.add_argument("--input-size", type=int_at_least(32), default=None, metavar="N",
+                        help="short side of the network input at scale 1 (default: the model's)")
     parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
     parser.add_argument("--limit", type=int_at_least(1), default=None, metavar="N",
                         help="evaluate only the first N images of the annotation file")
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(args.model, args.ann, args.images, scales=args.scales,
                           flip=not args.no_flip, limit=args.limit, dataset=args.dataset,
                           results_file=args.out, progress=False if args.no_progress else None,
-                          device=args.device, threads=args.threads or None)
+                          input_size=args.input_size, device=args.device,
+                          threads=args.threads or None)
     print(report.summary())
     if report.failures:
         print(f"{len(report.failures)} image(s) could not be evaluated:", file=sys.stderr)

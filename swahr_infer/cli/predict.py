@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import ImageError, OutputError
 from ..image_io import image_id_for, list_images
+from .args import int_at_least
 
 HELP = "find poses in an image, a folder of images or a video"
 
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where ONNX Runtime runs (default: CUDA if available)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                         help="test scales, e.g. 2 1 0.5 (default: 1; several must include 1)")
+    parser.add_argument("--input-size", type=int_at_least(32), default=None, metavar="N",
+                        help="short side of the network input at scale 1 (default: the model's, "
+                             "e.g. 512 for W32; larger finds smaller people, at more cost)")
     parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
     parser.add_argument("--detection-threshold", type=float, default=None,
                         help="peak threshold (default: the model's, official value)")
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_ray(source, args)
     estimator = Estimator(args.model, backend=args.backend, device=args.device,
                           scales=tuple(args.scales), flip=not args.no_flip,
+                          input_size=args.input_size,
                           detection_threshold=args.detection_threshold,
                           min_score=args.min_score, threads=args.threads or None)
     results: List[Dict] = []
@@ -139,8 +144,8 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
             progress=not args.no_progress, workers=args.workers,
             gpus_per_worker=args.gpus_per_worker, cpus_per_worker=max(1, args.threads),
             batch_size=args.batch_size, backend=args.backend, scales=tuple(args.scales),
-            flip=not args.no_flip, detection_threshold=args.detection_threshold,
-            min_score=args.min_score,
+            flip=not args.no_flip, input_size=args.input_size,
+            detection_threshold=args.detection_threshold, min_score=args.min_score,
             **({} if args.device == "auto" else {"device": args.device}))
     except ray.exceptions.RayError as exc:  # e.g. a worker could not load the model
         if getattr(args, "verbose", False):

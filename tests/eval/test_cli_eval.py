@@ -189,3 +189,20 @@ def test_exported_model_end_to_end(tmp_path, capsys):
     assert out.startswith("2 image(s),")
     assert _table(out)["AP"] == pytest.approx(
         round(library_stats(ANNOTATIONS, results)[0], 3), abs=1e-9)
+
+
+def test_input_size_is_passed_on(tiny_coco_model, tmp_path):
+    """``eval --input-size`` scores what ``evaluate(..., input_size=...)`` scores (the tiny
+    model's own size is 128)."""
+    results = tmp_path / "results.json"
+    assert _eval("--model", tiny_coco_model, "--ann", ANNOTATIONS, "--images", IMAGES,
+                 "--limit", "2", "--no-flip", "--input-size", "192", "--out", results) == 0
+    cli = json.loads(results.read_text())
+    direct = evaluate(str(tiny_coco_model), ANNOTATIONS, IMAGES, flip=False, limit=2,
+                      input_size=192, threads=1, progress=False,
+                      results_file=tmp_path / "direct.json")
+    assert direct.people == len(cli)
+    assert cli == json.loads((tmp_path / "direct.json").read_text())
+    default = evaluate(str(tiny_coco_model), ANNOTATIONS, IMAGES, flip=False, limit=2,
+                       threads=1, progress=False, results_file=tmp_path / "default.json")
+    assert json.loads((tmp_path / "default.json").read_text()) != cli

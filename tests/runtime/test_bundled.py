@@ -44,3 +44,22 @@ def test_readme_first_command(tmp_path, capsys):
     assert (out / "example.jpg").stat().st_size > 0
     results = json.loads((out / "poses.json").read_text())
     assert len(results) >= 3 and all(r["score"] >= 0.2 for r in results)
+
+
+def test_input_size_option_reaches_the_estimator(tmp_path):
+    """``predict --input-size 384`` runs the network at 384 (not the model's 256): its poses are
+    those of ``Estimator(input_size=384)`` and differ from the default's; 0 is refused."""
+    results = {}
+    for size in (None, 384):
+        path = tmp_path / f"{size}.json"
+        extra = ["--input-size", str(size)] if size else []
+        assert main(["predict", str(example_image()), "--json", str(path), "--threads", "1",
+                     "--no-progress", *extra]) == 0
+        results[size] = json.loads(path.read_text())
+    direct = Estimator(threads=1, input_size=384).predict(str(example_image()))
+    flat = np.array([r["keypoints"] for r in results[384]], np.float32).reshape(-1, 17, 3)
+    assert np.allclose(flat[..., :2], direct.keypoints[..., :2], atol=1e-2)
+    assert [round(r["score"], 4) for r in results[384]] != \
+        [round(r["score"], 4) for r in results[None]]
+    with pytest.raises(SystemExit):
+        main(["predict", str(example_image()), "--input-size", "0"])
