@@ -42,11 +42,11 @@ def run_config(name, model, ann, images, **options):
     report = evaluate(str(model), str(ann), str(images), progress=False, **options)
     m = report.metrics
     row = {"config": name, "model": str(model), "ap": round(m.ap, 4), "ap50": round(m.ap50, 4),
-           "ap75": round(m.ap75, 4), "ar": round(m.ar, 4), "people": report.people,
+           "ap75": round(m.ap75, 4), "ap_medium": round(m.ap_medium, 4), "ar": round(m.ar, 4), "people": report.people,
            "failures": len(report.failures), "scorer": report.scorer,
            "seconds": round(time.perf_counter() - start, 1), "options": options}
-    print(f"{name:32s} AP {m.ap:.3f}  AP50 {m.ap50:.3f}  AP75 {m.ap75:.3f}  AR {m.ar:.3f}",
-          flush=True)
+    print(f"{name:40s} AP {m.ap:.3f}  AP50 {m.ap50:.3f}  AP75 {m.ap75:.3f}  "
+          f"APm {m.ap_medium:.3f}  AR {m.ar:.3f}", flush=True)
     return row
 
 
@@ -85,6 +85,8 @@ def main(argv=None) -> int:
         run_config(f"{args.label}, no flip", args.model, ann, images, flip=False, **opts),
         run_config(f"{args.label}, flip, scales 2,1,0.5", args.model, ann, images,
                    scales=(2.0, 1.0, 0.5), **opts),
+        run_config(f"{args.label}, flip, scale 1, input 384", args.model, ann, images,
+                   input_size=384, **opts),
     ]
     if args.fp16 and not previous:
         from export.onnx_export import export_checkpoint

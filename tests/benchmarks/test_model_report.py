@@ -1,0 +1,48 @@
+"""benchmarks/model_report.py: the bundled model scored on a tiny held-out synthetic set."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `benchmarks` is a folder of scripts, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import model_report  # noqa: E402
+from swahr_infer.bundled import bundled_model  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not any(importlib.util.find_spec(m) for m in ("xtcocotools", "pycocotools")),
+    reason="needs pycocotools or xtcocotools: pip install -e '.[eval]'")
+
+
+def test_report_rows_and_append(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    model = str(bundled_model())
+    assert model_report.main(["--model", model, "--images", "3", "--threads", "1",
+                              "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["validation"] == {"generator": "export.synthetic_people.generate_dataset",
+                                    "images": 3, "size": 256, "seed": model_report.VAL_SEED}
+    rows = {r["config"]: r for r in report["rows"]}
+    assert list(rows) == ["shipped, flip, scale 1", "shipped, no flip",
+                          "shipped, flip, scales 2,1,0.5", "shipped, flip, scale 1, input 384"]
+    assert rows["shipped, flip, scale 1, input 384"]["options"]["input_size"] == 384
+    for row in rows.values():
+        assert 0.0 < row["ap"] <= row["ap50"] <= 1.0 and row["failures"] == 0
+        assert -1.0 <= row["ap_medium"] <= 1.0
+    # the trained model finds the figures: AP50 well above chance even on 3 images
+    assert rows["shipped, flip, scale 1"]["ap50"] > 0.4
+    assert "AP50" in capsys.readouterr().out
+
+    # --append scores only the extra model on the same set and keeps the earlier rows
+    assert model_report.main(["--append", "--json", str(out), "--threads", "1",
+                              "--extra", f"again={model}"]) == 0
+    appended = json.loads(out.read_text())
+    assert appended["validation"] == report["validation"]
+    assert [r["config"] for r in appended["rows"]] == list(rows) + ["again"]
+    assert appended["rows"][-1]["ap"] == rows["shipped, flip, scale 1"]["ap"]
+    assert appended["commands_before"] == [report["command"]]
