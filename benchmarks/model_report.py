@@ -42,8 +42,8 @@ def run_config(name, model, ann, images, **options):
     report = evaluate(str(model), str(ann), str(images), progress=False, **options)
     m = report.metrics
     row = {"config": name, "model": str(model), "ap": round(m.ap, 4), "ap50": round(m.ap50, 4),
-           "ap75": round(m.ap75, 4), "ap_medium": round(m.ap_medium, 4), "ar": round(m.ar, 4), "people": report.people,
-           "failures": len(report.failures), "scorer": report.scorer,
+           "ap75": round(m.ap75, 4), "ap_medium": round(m.ap_medium, 4), "ar": round(m.ar, 4),
+           "people": report.people, "failures": len(report.failures), "scorer": report.scorer,
            "seconds": round(time.perf_counter() - start, 1), "options": options}
     print(f"{name:40s} AP {m.ap:.3f}  AP50 {m.ap50:.3f}  AP75 {m.ap75:.3f}  "
           f"APm {m.ap_medium:.3f}  AR {m.ar:.3f}", flush=True)

@@ -88,6 +88,22 @@ def test_cli_ray_writes_results_and_reports_failures(batch_model, people_dir, tm
     assert read_results(out).column("path").to_pylist() == list_images(people_dir)
 
 
+def test_cli_ray_passes_the_input_size_to_the_workers(batch_model, people_dir, tmp_path):
+    """``--ray --input-size 192`` (the tiny model's own is 128): each row holds the poses of a
+    single-process ``Estimator(input_size=192)``."""
+    from swahr_infer import Estimator
+
+    out = tmp_path / "sized.jsonl"
+    main(["predict", str(people_dir), "--model", str(batch_model), "--ray", "--workers", "2",
+          "--threads", "1", "--device", "cpu", "--input-size", "192", "--no-progress",
+          "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    with Estimator(batch_model, input_size=192, **ESTIMATOR_OPTIONS) as estimator:
+        sized = {r["path"]: estimator.predict(r["path"]) for r in rows if r["error"] is None}
+    assert len(sized) == 6
+    assert_rows_match(rows, sized)
+
+
 def test_unusable_model_fails_on_the_driver_not_in_the_actors(people_dir, tmp_path, capsys):
     from swahr_infer.errors import ModelError
 
