@@ -95,8 +95,8 @@ def test_cli_ray_passes_the_input_size_to_the_workers(batch_model, people_dir, t
 
     out = tmp_path / "sized.jsonl"
     main(["predict", str(people_dir), "--model", str(batch_model), "--ray", "--workers", "2",
-          "--threads", "1", "--device", "cpu", "--input-size", "192", "--no-progress",
-          "--out", str(out)])
+          "--batch-size", "2", "--threads", "1", "--device", "cpu", "--input-size", "192",
+          "--no-progress", "--out", str(out)])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     with Estimator(batch_model, input_size=192, **ESTIMATOR_OPTIONS) as estimator:
         sized = {r["path"]: estimator.predict(r["path"]) for r in rows if r["error"] is None}
