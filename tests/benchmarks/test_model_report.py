@@ -1,22 +1,19 @@
 """benchmarks/model_report.py: the bundled model scored on a tiny held-out synthetic set."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `benchmarks` is a folder of scripts, not an installed package
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import model_report  # noqa: E402
+from eval.conftest import needs_scorer  # noqa: E402
 from swahr_infer.bundled import bundled_model  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not any(importlib.util.find_spec(m) for m in ("xtcocotools", "pycocotools")),
-    reason="needs pycocotools or xtcocotools: pip install -e '.[eval]'")
+# the eval tests' check: a scorer that imports (xtcocotools' numpy-1 wheels fail under numpy 2)
+pytestmark = needs_scorer
 
 
 def test_report_rows_and_append(tmp_path, capsys):

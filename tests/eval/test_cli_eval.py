@@ -203,6 +203,6 @@ def test_input_size_is_passed_on(tiny_coco_model, tmp_path):
                       results_file=tmp_path / "direct.json")
     assert direct.people == len(cli)
     assert cli == json.loads((tmp_path / "direct.json").read_text())
-    default = evaluate(str(tiny_coco_model), ANNOTATIONS, IMAGES, flip=False, limit=2,
-                       threads=1, progress=False, results_file=tmp_path / "default.json")
+    evaluate(str(tiny_coco_model), ANNOTATIONS, IMAGES, flip=False, limit=2, threads=1,
+             progress=False, results_file=tmp_path / "default.json")
     assert json.loads((tmp_path / "default.json").read_text()) != cli
