@@ -69,6 +69,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     previous = None
     if args.append:
+        ignored = [flag for flag, value in (("--model", args.model), ("--fp16", args.fp16))
+                   if value]
+        if ignored:  # they would be silently dropped: --append scores only --extra models
+            ap.error(f"--append scores only --extra models; drop {' and '.join(ignored)}")
+        if not args.extra:
+            ap.error("--append needs --extra NAME=MODEL.onnx")
         previous = json.loads(Path(args.json).read_text())
         args.images = previous["validation"]["images"]
         args.size = previous["validation"]["size"]

@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `benchmarks` is a folder of scripts, not an installed package
     sys.path.insert(0, str(ROOT))
@@ -12,10 +14,10 @@ from benchmarks import model_report  # noqa: E402
 from eval.conftest import needs_scorer  # noqa: E402
 from swahr_infer.bundled import bundled_model  # noqa: E402
 
-# the eval tests' check: a scorer that imports (xtcocotools' numpy-1 wheels fail under numpy 2)
-pytestmark = needs_scorer
 
-
+# needs_scorer: the eval tests' check for a scorer that imports (xtcocotools' numpy-1 wheels
+# fail under numpy 2)
+@needs_scorer
 def test_report_rows_and_append(tmp_path, capsys):
     out = tmp_path / "report.json"
     model = str(bundled_model())
@@ -43,3 +45,15 @@ def test_report_rows_and_append(tmp_path, capsys):
     assert [r["config"] for r in appended["rows"]] == list(rows) + ["again"]
     assert appended["rows"][-1]["ap"] == rows["shipped, flip, scale 1"]["ap"]
     assert appended["commands_before"] == [report["command"]]
+
+
+def test_append_refuses_options_it_would_ignore(tmp_path, capsys):
+    out = tmp_path / "report.json"  # never read: the arguments are refused first
+    for argv, said in ((["--model", "m.onnx", "--extra", "a=b.onnx"], "drop --model"),
+                       (["--fp16", "c.pth", "--extra", "a=b.onnx"], "drop --fp16"),
+                       ([], "needs --extra")):
+        with pytest.raises(SystemExit) as exit_info:
+            model_report.main(["--append", "--json", str(out)] + argv)
+        assert exit_info.value.code == 2
+        assert said in capsys.readouterr().err
+    assert not out.exists()
