@@ -69,8 +69,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     previous = None
     if args.append:
-        ignored = [flag for flag, value in (("--model", args.model), ("--fp16", args.fp16))
-                   if value]
+        ignored = [flag for flag, given in (("--model", args.model), ("--fp16", args.fp16),
+                                            ("--label", args.label != ap.get_default("label")))
+                   if given]
         if ignored:  # they would be silently dropped: --append scores only --extra models
             ap.error(f"--append scores only --extra models; drop {' and '.join(ignored)}")
         if not args.extra:

@@ -51,6 +51,7 @@ def test_append_refuses_options_it_would_ignore(tmp_path, capsys):
     out = tmp_path / "report.json"  # never read: the arguments are refused first
     for argv, said in ((["--model", "m.onnx", "--extra", "a=b.onnx"], "drop --model"),
                        (["--fp16", "c.pth", "--extra", "a=b.onnx"], "drop --fp16"),
+                       (["--label", "x", "--extra", "a=b.onnx"], "drop --label"),
                        ([], "needs --extra")):
         with pytest.raises(SystemExit) as exit_info:
             model_report.main(["--append", "--json", str(out)] + argv)
