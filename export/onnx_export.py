@@ -125,11 +125,14 @@ def export_checkpoint(checkpoint: Union[str, Path], output: Union[str, Path],
 def export_onnx(model: HigherHRNet, output: Union[str, Path], info: Optional[ModelInfo] = None,
                 *, static_size: Optional[Tuple[int, int]] = None, batch: Optional[int] = None,
                 fp16: bool = False, with_scales: bool = False,
-                opset: int = DEFAULT_OPSET) -> ModelInfo:
+                opset: int = DEFAULT_OPSET, input_size: Optional[int] = None) -> ModelInfo:
     """Write ``model`` to ``output`` as ONNX; return the :class:`ModelInfo` stored in it.
 
     ``static_size`` = (height, width) fixes the spatial size, ``batch`` the batch size; both are
     dynamic by default.  ``info`` defaults to the official defaults of ``model.cfg``.
+    ``input_size`` replaces the test-time input size of the metadata (the short side the
+    runtime resizes images to at scale 1): weights fine-tuned at another resolution than their
+    architecture's official one should be run at the resolution they were trained at.
     """
     if opset < 17:
         raise ModelError(f"opset {opset} is too old: the export needs opset 17 or newer")
@@ -139,6 +142,11 @@ def export_onnx(model: HigherHRNet, output: Union[str, Path], info: Optional[Mod
         raise ModelError(f"batch must be at least 1, got {batch}")
     info = replace(info or info_for(model.cfg), precision="fp16" if fp16 else "fp32",
                    has_scale_output=with_scales, exporter_version=__version__)
+    if input_size is not None:
+        if input_size < info.size_divisor or input_size % info.size_divisor:
+            raise ModelError(f"input size must be a positive multiple of {info.size_divisor}, "
+                             f"got {input_size}")
+        info = replace(info, input_size=input_size)
     with _atomic_output(Path(output)) as temporary:
         graph = _contract_graph(model, with_scales, fp16)
         onnx_model = _trace(graph, static_size, batch, opset, info)

@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "strongly typed TensorRT builds and ONNX Runtime CUDA)")
     parser.add_argument("--with-scales", action="store_true",
                         help="add the SWAHR 'scales' output (stage-1 scale maps)")
+    parser.add_argument("--input-size", type=int, metavar="N",
+                        help="test-time input size written to the model (short side at scale "
+                             "1; default: the architecture's official one, e.g. 512 for W32); "
+                             "give the size the weights were trained at if it differs")
     parser.add_argument("--opset", type=int, default=17,
                         help="ONNX opset (default 17, the newest TensorRT 8.6 parses)")
 
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     info = export_checkpoint(args.checkpoint, output, arch=args.arch, static_size=args.static,
                              batch=args.batch, fp16=args.fp16, with_scales=args.with_scales,
-                             opset=args.opset)
+                             opset=args.opset, input_size=args.input_size)
     height, width = args.static or ("H", "W")
     shape = f"{args.batch or 'N'}x3x{height}x{width}"
     kind = "SWAHR" if info.has_scale_heads else "HigherHRNet"

@@ -68,6 +68,19 @@ def test_export_from_wrapped_checkpoint(tmp_path, tiny_model, capsys):
     assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pth.tar", "tiny.onnx"}
 
 
+def test_input_size_travels_in_the_metadata(tmp_path, tiny_checkpoint):
+    """Weights fine-tuned at another resolution carry it to the runtime, which then resizes
+    images to it by default (w8-tiny's own size is 256)."""
+    pytest.importorskip("onnxruntime")
+    from swahr_infer import Estimator
+
+    default, fine_tuned = tmp_path / "default.onnx", tmp_path / "at320.onnx"
+    assert main(["export", str(tiny_checkpoint), "-o", str(default)]) == 0
+    assert main(["export", str(tiny_checkpoint), "-o", str(fine_tuned), "--input-size", "320"]) == 0
+    assert Estimator(default, device="cpu").input_size == 256
+    assert Estimator(fine_tuned, device="cpu").input_size == 320
+
+
 def test_default_output_name():
     from swahr_infer.cli.export import default_output
 
@@ -94,11 +107,13 @@ def bad_inputs(tmp_path, tiny_checkpoint, tiny_model):
         "wrong keys": ([str(wrong), "-o", out], "1 missing: layer1.0.conv1.weight"),
         "unwritable output": ([ok, "-o", str(tmp_path / "no" / "m.onnx")], "cannot write"),
         "arch mismatch": ([ok, "-o", out, "--arch", "w48"], "does not fit architecture w48"),
+        "bad input size": ([ok, "-o", out, "--input-size", "300"],
+                           "input size must be a positive multiple of 32, got 300"),
     }
 
 
 CASES = ["missing file", "not a checkpoint", "truncated", "wrong keys", "unwritable output",
-         "arch mismatch"]
+         "arch mismatch", "bad input size"]
 
 
 @pytest.mark.parametrize("case", CASES)
