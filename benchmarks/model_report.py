@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--extra", nargs="*", default=[], metavar="NAME=MODEL.onnx",
                     help="more models to score with the default options (e.g. an ablation)")
     ap.add_argument("--label", default="shipped", help="name of --model in the table")
+    ap.add_argument("--other-input", type=int, default=384, metavar="N",
+                    help="input size of the row that runs --model at another size than its own")
     ap.add_argument("--images", type=int, default=200, help="validation images")
     ap.add_argument("--size", type=int, default=256, help="validation image side")
     ap.add_argument("--seed", type=int, default=VAL_SEED)
@@ -70,7 +72,9 @@ def main(argv=None) -> int:
     previous = None
     if args.append:
         ignored = [flag for flag, given in (("--model", args.model), ("--fp16", args.fp16),
-                                            ("--label", args.label != ap.get_default("label")))
+                                            ("--label", args.label != ap.get_default("label")),
+                                            ("--other-input",
+                                             args.other_input != ap.get_default("other_input")))
                    if given]
         if ignored:  # they would be silently dropped: --append scores only --extra models
             ap.error(f"--append scores only --extra models; drop {' and '.join(ignored)}")
@@ -92,14 +96,16 @@ def main(argv=None) -> int:
         run_config(f"{args.label}, no flip", args.model, ann, images, flip=False, **opts),
         run_config(f"{args.label}, flip, scales 2,1,0.5", args.model, ann, images,
                    scales=(2.0, 1.0, 0.5), **opts),
-        run_config(f"{args.label}, flip, scale 1, input 384", args.model, ann, images,
-                   input_size=384, **opts),
+        run_config(f"{args.label}, flip, scale 1, input {args.other_input}", args.model, ann,
+                   images, input_size=args.other_input, **opts),
     ]
     if args.fp16 and not previous:
         from export.onnx_export import export_checkpoint
+        from swahr_infer.metadata import ModelInfo, read_onnx_props
 
-        fp16_path = work / "fp16.onnx"
-        export_checkpoint(args.fp16, str(fp16_path), fp16=True)
+        fp16_path = work / "fp16.onnx"  # at the FP32 model's input size, so the rows compare
+        size = ModelInfo.from_props(read_onnx_props(args.model), source=args.model).input_size
+        export_checkpoint(args.fp16, str(fp16_path), fp16=True, input_size=size)
         rows.append(run_config("FP16 ONNX, flip, scale 1", fp16_path, ann, images, **opts))
     for item in args.extra:
         name, _, path = item.partition("=")

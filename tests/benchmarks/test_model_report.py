@@ -22,14 +22,14 @@ def test_report_rows_and_append(tmp_path, capsys):
     out = tmp_path / "report.json"
     model = str(bundled_model())
     assert model_report.main(["--model", model, "--images", "3", "--threads", "1",
-                              "--json", str(out)]) == 0
+                              "--other-input", "192", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["validation"] == {"generator": "export.synthetic_people.generate_dataset",
                                     "images": 3, "size": 256, "seed": model_report.VAL_SEED}
     rows = {r["config"]: r for r in report["rows"]}
     assert list(rows) == ["shipped, flip, scale 1", "shipped, no flip",
-                          "shipped, flip, scales 2,1,0.5", "shipped, flip, scale 1, input 384"]
-    assert rows["shipped, flip, scale 1, input 384"]["options"]["input_size"] == 384
+                          "shipped, flip, scales 2,1,0.5", "shipped, flip, scale 1, input 192"]
+    assert rows["shipped, flip, scale 1, input 192"]["options"]["input_size"] == 192
     for row in rows.values():
         assert 0.0 < row["ap"] <= row["ap50"] <= 1.0 and row["failures"] == 0
         assert -1.0 <= row["ap_medium"] <= 1.0
@@ -52,6 +52,7 @@ def test_append_refuses_options_it_would_ignore(tmp_path, capsys):
     for argv, said in ((["--model", "m.onnx", "--extra", "a=b.onnx"], "drop --model"),
                        (["--fp16", "c.pth", "--extra", "a=b.onnx"], "drop --fp16"),
                        (["--label", "x", "--extra", "a=b.onnx"], "drop --label"),
+                       (["--other-input", "320", "--extra", "a=b.onnx"], "drop --other-input"),
                        ([], "needs --extra")):
         with pytest.raises(SystemExit) as exit_info:
             model_report.main(["--append", "--json", str(out)] + argv)
