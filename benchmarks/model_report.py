@@ -6,8 +6,8 @@ configuration with ``swahr_infer.evaluate`` (xtcocotools when importable, else p
 the shipped model, its FP16 export, single vs multi-scale, flip on/off, and any extra models
 given (e.g. the fixed-sigma L2 ablation).  Prints a table and writes JSON.
 
-    python benchmarks/model_report.py --model swahr_infer/data/swahr_w16_small_320.onnx \
-        --fp16 runs/w16-small-swahr-320/model_final.pth --images 200 --other-input 256
+    python benchmarks/model_report.py --model swahr_infer/data/swahr_w16_small_384.onnx \
+        --fp16 runs/w16-small-swahr-384/model_final.pth --images 200 --other-input 320
     python benchmarks/model_report.py --append --extra "L2 ablation=l2.onnx"   # one more row
 """
 

@@ -4,12 +4,12 @@
 #
 #   bash scripts/gpu_train.sh                 # results in $OUT, else out/gpu_train
 #   ITERS=20 BATCH=4 IMAGES=8 bash scripts/gpu_train.sh   # a smoke run (works on the CPU too)
-#   INPUT=320 bash scripts/gpu_train.sh       # train and export both arms at input 320
+#   INPUT=384 bash scripts/gpu_train.sh       # train and export both arms at input 384
 #
 # Why a script: the device tool lends a GPU for 15 minutes a session, and this pair takes
 # minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
 # 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms (INPUT sets the
-# training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 320).
+# training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
 # Steps are capped by timeouts (2 x 4 min training, 3 min scoring) and the second arm runs even
 # if the first failed.  Scoring needs pycocotools or xtcocotools, which the device machine lacks: there the
 # script skips it and prints the command that scores the returned files here, on the CPU, at no
