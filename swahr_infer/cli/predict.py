@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="peak threshold (default: the model's, official value)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="drop people scoring below this (default: keep all, as official)")
+    parser.add_argument("--joint-threshold", type=float, default=0.0, metavar="T",
+                        help="in the --out pictures, draw only joints scoring above T (e.g. 0.3 "
+                             "hides unsure joints; the JSON keeps every joint)")
     parser.add_argument("--out", "-o", type=Path, default=None,
                         help="folder for annotated images / videos (with --ray: the results file, "
                              ".parquet or .jsonl)")
@@ -204,7 +207,7 @@ def _run_images(estimator, source: Path, args, results: List[Dict],
             entry["file_name"] = name
             results.append(entry)
         if args.out:
-            _write_image(args.out / name, poses.plot(image))
+            _write_image(args.out / name, poses.plot(image, min_score=args.joint_threshold))
     return done
 
 
@@ -275,7 +278,7 @@ def _run_video(estimator, path: Path, args, results: List[Dict]) -> int:
             if out_path is not None:
                 if writer is None:
                     writer = _open_writer(out_path, fps, (frame.shape[1], frame.shape[0]))
-                writer.write(poses.plot(frame))
+                writer.write(poses.plot(frame, min_score=args.joint_threshold))
             count += 1
     finally:
         if writer is not None:

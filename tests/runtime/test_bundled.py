@@ -39,7 +39,8 @@ def test_bundled_model_finds_the_figures_of_the_example(example_poses):
 def test_readme_first_command(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["predict", str(example_image()), "--out", str(out), "--json",
-                 str(out / "poses.json"), "--min-score", "0.2", "--no-progress"])
+                 str(out / "poses.json"), "--min-score", "0.2", "--joint-threshold", "0.3",
+                 "--no-progress"])
     assert code == 0
     assert (out / "example.jpg").stat().st_size > 0
     results = json.loads((out / "poses.json").read_text())
@@ -63,3 +64,25 @@ def test_input_size_option_reaches_the_estimator(tmp_path):
         [round(r["score"], 4) for r in results[None]]
     with pytest.raises(SystemExit):
         main(["predict", str(example_image()), "--input-size", "0"])
+
+
+def test_joint_threshold_hides_unsure_joints_in_the_picture_only(tmp_path):
+    """``--joint-threshold`` drops low-scoring joints (and their limbs) from the drawing: at 0.3
+    fewer pixels are painted than at 0 but some are, above every score none are, and the JSON
+    is the same at every threshold."""
+    import cv2
+
+    pictures, results = {}, {}
+    for t in ("0", "0.3", "100"):
+        out = tmp_path / t
+        assert main(["predict", str(example_image()), "--out", str(out), "--json",
+                     str(out / "poses.json"), "--joint-threshold", t, "--threads", "1",
+                     "--no-progress"]) == 0
+        pictures[t] = cv2.imread(str(out / "example.jpg")).astype(np.int16)
+        results[t] = json.loads((out / "poses.json").read_text())
+    assert results["0"] == results["0.3"] == results["100"]
+    original = cv2.imread(str(example_image())).astype(np.int16)
+    assert np.abs(pictures["100"] - original).mean() < 2  # JPEG re-encoding only
+    painted = {t: int((np.abs(pictures[t] - pictures["100"]).max(axis=2) > 40).sum())
+               for t in ("0", "0.3")}
+    assert painted["0"] > painted["0.3"] > 0, painted
