@@ -11,9 +11,9 @@
 # 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms (INPUT sets the
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
 # Steps are capped by timeouts (2 x 4 min training, 3 min scoring) and the second arm runs even
-# if the first failed.  Scoring needs pycocotools or xtcocotools, which the device machine lacks: there the
-# script skips it and prints the command that scores the returned files here, on the CPU, at no
-# device time.  Writes (at most 8 files, what the device tool brings back):
+# if the first failed.  Scoring needs pycocotools or xtcocotools, which the device machine
+# lacks: there the script skips it and prints the command that scores the returned files here,
+# on the CPU, at no device time.  Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
 #   swahr.onnx                  the SWAHR arm exported (candidate for swahr_infer/data/)
 #   train_swahr.txt / train_l2.txt   last lines of each run's progress and the loss log tail

@@ -49,7 +49,7 @@ def test_readme_first_command(tmp_path, capsys):
 
 def test_input_size_option_reaches_the_estimator(tmp_path):
     """``predict --input-size 320`` runs the network at 320 (not the model's 384): its poses are
-    those of ``Estimator(input_size=384)`` and differ from the default's; 0 is refused."""
+    those of ``Estimator(input_size=320)`` and differ from the default's; 0 is refused."""
     results = {}
     for size in (None, 320):
         path = tmp_path / f"{size}.json"
