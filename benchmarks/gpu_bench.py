@@ -3,7 +3,9 @@
 against the official pipeline's approach on the same GPU.
 
 Rows (CUDA events around device work, warm-up first, medians; the device is named from its
-CUDA properties):
+CUDA properties).  ``ms`` brackets one Python call at a time, so it includes the host's launch
+cost whenever that exceeds the GPU work (small kernels); ``queued_ms`` is the same call queued
+back to back behind a spin kernel, the device time a pipeline pays when the host runs ahead:
 
 * ``copy``: device-to-device copy of 1 GiB - the measured memory bandwidth (bytes read +
   written per second) that the floors below divide by;
@@ -21,7 +23,11 @@ CUDA properties):
   CUDA graph (the target is total <= 1.3 x that), and the official approach on the same GPU:
   CPU preprocessing, PyTorch fp32 called twice (image, flipped image), maps to the host, our
   CPU fusion and decoder as stand-ins for the official ones (they are faster, so the ratio is
-  conservative); with ``--official-repo`` the official ``HeatmapParser.parse`` is timed too.
+  conservative); with ``--official-repo`` the official ``HeatmapParser.parse`` is timed too,
+  and the official pipeline itself (its code end to end, network on this GPU);
+* ``poses`` (with ``--official-repo``): our device pipeline's poses (fp16 with graphs, fp16
+  eager, fp32) against the official pipeline's on the same frame and weights: people found by
+  each, persons matched one to one within 0.05 px and 1 px, largest joint distance.
 
 Random weights give ~30 noise "people" (every joint of every person a candidate, refine for
 most of them): the decoders' worst case.
@@ -66,6 +72,47 @@ def device_events(cp, fn: Callable[[], object], runs: int, warmup: int = 3) -> L
         end.synchronize()
         times.append(cp.cuda.get_elapsed_time(start, end))
     return times
+
+
+# Holds the stream for a while, so that the calls queued behind it run back to back.
+_SPIN = r"""
+extern "C" __global__ void spin(unsigned long long ns) {
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now)); } while (now - start < ns);
+}
+"""
+
+
+def device_queued(cp, fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
+    """Milliseconds of ``fn``'s device work per call with the host's launch cost taken out.
+
+    :func:`device_events` brackets one call at a time, so the GPU idles while Python prepares
+    the launches and that idle time is counted.  Here a spin kernel holds the stream while the
+    host queues ``runs`` calls, which then execute back to back: the time per call a pipeline
+    gets when the host runs ahead of the GPU (as it does behind the network).  NaN when the
+    host took longer to queue them than the spin lasted (then the number would include gaps).
+    """
+    for _ in range(warmup):
+        fn()
+    stream = cp.cuda.get_current_stream()
+    stream.synchronize()
+    spin = cp.RawKernel(_SPIN, "spin")
+    hold_ms = 100.0
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    spin((1,), (1,), (np.uint64(hold_ms * 1e6),))
+    start.record()
+    clock = time.perf_counter()
+    for _ in range(runs):
+        fn()
+    queued_ms = (time.perf_counter() - clock) * 1e3
+    end.record()
+    end.synchronize()
+    if queued_ms > 0.8 * hold_ms:
+        log.warning("queueing %d calls took %.1f ms, longer than the spin: no queued time",
+                    runs, queued_ms)
+        return float("nan")
+    return cp.cuda.get_elapsed_time(start, end) / runs
 
 
 def host_clock(fn: Callable[[], object], runs: int, warmup: int = 1) -> List[float]:
@@ -120,6 +167,7 @@ def bench_nms(cp, torch, args, bandwidth: float) -> None:
 
         rotated = med(device_events(cp, ours, args.runs))
         warm = med(device_events(cp, lambda: ours(False), args.runs))
+        queued = device_queued(cp, ours, args.runs)
         th = [torch.as_tensor(x, device="cuda") for x in hms]
         tt = torch.as_tensor(tags, device="cuda").reshape(K, h * w, -1)
 
@@ -132,12 +180,13 @@ def bench_nms(cp, torch, args, bandwidth: float) -> None:
 
         with torch.cuda.stream(torch.cuda.ExternalStream(cp.cuda.get_current_stream().ptr)):
             torch_ms = med(device_events(cp, official, args.runs))
+            torch_queued = device_queued(cp, official, args.runs)
         args.rows += [
             row("nms", f"ours, {kind} maps, rotated", rotated, floor_ms=round(floor, 4),
-                x_floor=round(rotated / floor, 1)),
+                queued_ms=round(queued, 4), x_floor=round(queued / floor, 1)),
             row("nms", f"ours, {kind} maps, L2-warm", warm),
             row("nms", f"torch max-pool + topk, {kind}, rotated", torch_ms,
-                x_ours=round(torch_ms / rotated, 1)),
+                queued_ms=round(torch_queued, 4), x_ours=round(torch_queued / queued, 1)),
         ]
 
 
@@ -153,8 +202,11 @@ def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
     image = cp.asarray(frame)
     stream = cp.cuda.get_current_stream()
     upload = med(device_events(cp, lambda: image.set(staging, stream=stream), args.runs))
-    kernel = med(device_events(cp, lambda: pipeline_pre(image, geometry, flip=True,
-                                                        channel_order="bgr"), args.runs))
+    def ours():
+        pipeline_pre(image, geometry, flip=True, channel_order="bgr")
+
+    kernel = med(device_events(cp, ours, args.runs))
+    kernel_queued = device_queued(cp, ours, args.runs)
     table = normalization_table((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bgr")
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -167,7 +219,8 @@ def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
     finally:
         cv2.setNumThreads(threads)
     size = f"{frame.shape[1]}x{frame.shape[0]} -> 2x3x{geometry.size[1]}x{geometry.size[0]}"
-    args.rows += [row("preprocess", f"ours kernel, {size}", kernel),
+    args.rows += [row("preprocess", f"ours kernel, {size}", kernel,
+                      queued_ms=round(kernel_queued, 4)),
                   row("preprocess", "pinned upload of the uint8 frame", upload),
                   row("preprocess", "cv2 + table, 1 CPU thread", cpu,
                       x_ours=round(cpu / (kernel + upload), 1))]
@@ -191,11 +244,13 @@ def bench_fusion(cp, args, plan) -> None:
                               projected_size=projected, out=maps[0])
 
     ms = med(device_events(cp, ours, args.runs))
+    queued = device_queued(cp, ours, args.runs)
     workspace: Dict[str, np.ndarray] = {}
     cpu = med(host_clock(lambda: fuse([(1.0, outputs)], flip_index=COCO.flip_index, flip=True,
                                       projected_size=projected, workspace=workspace),
                          max(3, args.runs // 4)))
-    args.rows += [row("fusion", f"ours, 2x17x{h}x{w} -> 17x{projected[1]}x{projected[0]}", ms),
+    args.rows += [row("fusion", f"ours, 2x17x{h}x{w} -> 17x{projected[1]}x{projected[0]}", ms,
+                      queued_ms=round(queued, 4)),
                   row("fusion", "CPU (cv2.resize), threads as set", cpu,
                       x_ours=round(cpu / ms, 1))]
 
@@ -215,10 +270,14 @@ def bench_refine(cp, args, plan) -> None:
     persons[:, :9, 3:] = rng.normal(0, 3, (30, 9, 2))
     who, joint, means = refine_queries(persons)
     d_hm, d_tags = cp.asarray(hm), cp.asarray(tags)
-    ms = med(device_events(cp, lambda: tag_argmax_device(d_hm, d_tags, joint, means),
-                           args.runs))
+    def ours():
+        tag_argmax_device(d_hm, d_tags, joint, means)
+
+    ms = med(device_events(cp, ours, args.runs))
+    queued = device_queued(cp, ours, args.runs)
     cpu = med(host_clock(lambda: refine_people(persons, hm, tags), max(3, args.runs // 4)))
-    args.rows += [row("refine", f"ours, {who.size} queries on 17x{h}x{w}", ms),
+    args.rows += [row("refine", f"ours, {who.size} queries on 17x{h}x{w}", ms,
+                      queued_ms=round(queued, 4)),
                   row("refine", "CPU decoder (exact tile search)", cpu,
                       x_ours=round(cpu / ms, 1))]
 
@@ -233,7 +292,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
 
     checkpoint = random_checkpoint("w32", args.cache_dir)
     torch.backends.cudnn.benchmark = True
-    results = {}
+    results, found = {}, {}
     for label, graphs in (("ours, torch fp16 eager", False), ("ours, torch fp16 CUDA graphs", True)):
         est = Estimator(str(checkpoint), device="cuda", precision="fp16", cuda_graphs=graphs)
         walls, stages = [], {}
@@ -246,6 +305,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
                 for name, value in est.last_timings.items():
                     stages.setdefault(name, []).append(value)
         results[label] = med(walls)
+        found[label] = poses.keypoints
         args.rows.append(row("e2e", label, med(walls), people=len(poses),
                              **{f"{n}_ms": round(med(v), 3) for n, v in stages.items()
                                 if n in ("preprocess", "inference", "fusion", "decode")}))
@@ -304,6 +364,43 @@ def bench_e2e(cp, torch, args, frame) -> None:
     ours = results["ours, torch fp16 CUDA graphs"]
     args.rows.append(row("e2e", "target: ours (graphs) / network floor", ours / results["network"],
                          unit="ratio", target="<= 1.3"))
+    if args.official_repo:
+        est = Estimator(str(checkpoint), device="cuda", precision="fp32")
+        found["ours, torch fp32 eager"] = est.predict(frame).keypoints
+        est.close()
+        bench_official_gpu(args, checkpoint, frame, ours, found)
+
+
+def bench_official_gpu(args, checkpoint, frame, ours_ms: float, found) -> None:
+    """The official pipeline itself (its code, end to end) on this GPU, and whether our device
+    pipeline finds the same poses as it on the same frame and weights."""
+    import tempfile
+
+    import cv2
+
+    from benchmarks.official import OfficialPipeline
+    from swahr_infer.benchmark import pose_agreement
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "frame.png")  # lossless: both read the same pixels
+        cv2.imwrite(path, frame)
+        pipe = OfficialPipeline(args.official_repo, checkpoint, "w32", device="cuda")
+        pipe.predict(path)  # warm-up (cuDNN autotuning, first allocations)
+        timings = []
+        for _ in range(args.official_runs):
+            keypoints, _ = pipe.predict(path)
+            timings.append(pipe.last_timings)
+    stage = {n: med([t[n] for t in timings])
+             for n in ("preprocess", "inference", "fusion", "decode", "total")}
+    args.rows.append(row("e2e", "official pipeline (its code) on this GPU", stage["total"],
+                         **{f"{n}_ms": round(v, 3) for n, v in stage.items() if n != "total"},
+                         people=len(keypoints), x_ours_graphs=round(stage["total"] / ours_ms, 1)))
+    for label, ours in found.items():
+        for tolerance in (0.05, 1.0):
+            agree = pose_agreement(ours, keypoints, tolerance_px=tolerance)
+            args.rows.append(row("poses", f"{label} vs official, within {tolerance} px",
+                                 float("nan"), people=f"{agree['people'][0]}/{agree['people'][1]}",
+                                 matched=agree["matched"], max_px_diff=agree["max_px_diff"]))
 
 
 def _official_parser(args, info):
@@ -350,7 +447,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller copy")
     parser.add_argument("--skip", nargs="*", default=(),
                         choices=("nms", "preprocess", "fusion", "refine", "e2e"))
-    parser.add_argument("--official-repo", help="SWAHR-HumanPose checkout: time its parser too")
+    parser.add_argument("--official-repo",
+                        help="SWAHR-HumanPose checkout: time its parser and its whole pipeline "
+                             "on the GPU too, and compare poses with it")
+    parser.add_argument("--official-runs", type=int, default=3,
+                        help="timed runs of the official pipeline (seconds each; default 3)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE,
                         help="random-weight checkpoints (default benchmarks/.cache)")
     args = parser.parse_args(argv)

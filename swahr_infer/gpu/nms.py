@@ -21,7 +21,8 @@ from .device import blocks, import_cupy, kernel
 
 THREADS = 256
 TILE = THREADS * 16  # pixels per block of the first launch (kernels/nms.cu TILE)
-MAX_K = 4096  # candidates per joint (shared memory of the second launch: k * 8 bytes)
+SELECT_THREADS = 1024  # threads per block of the second launch (kernels/nms.cu)
+MAX_K = 4096  # candidates per joint (kernels/nms.cu SORT_MAX: the second launch's key buffer)
 
 
 @dataclass
@@ -81,9 +82,9 @@ def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, ker
     kernel("nms", "nms_tiles")((tiles, k_count), (THREADS,), (
         heatmaps, np.int32(k_count), np.int32(h), np.int32(w),
         np.float32(threshold_f32(threshold)), np.int32(kernel_size // 2), np.int32(k), keys, fill))
-    kernel("nms", "nms_select")((k_count,), (THREADS,), (
+    kernel("nms", "nms_select")((k_count,), (SELECT_THREADS,), (
         keys, fill, np.int32(capacity), heatmaps, tags, np.int32(k_count), np.int32(h),
-        np.int32(w), np.int32(t_dim), np.int32(k), rows, counts), shared_mem=k * 8)
+        np.int32(w), np.int32(t_dim), np.int32(k), rows, counts))
     return DeviceCandidates(rows, counts)
 
 

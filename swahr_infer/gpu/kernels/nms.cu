@@ -7,16 +7,22 @@
 // Both go into one 64-bit key, value bits high (positive floats order like their bit patterns)
 // and the complemented flat index low, so "larger key" is "ranks first" and no two keys tie.
 //
-// Launch 1 (nms_tiles): one block per (tile of TILE pixels, joint); the block's candidates are
-// collected in shared memory, its k best are appended to the joint's list (so the list never
-// holds more than tiles * k keys) and the candidate count is added to the joint's total.
-// Launch 2 (nms_select): one block per joint; the k best keys of the list in order, then one
-// output row per candidate: x, y, value, the adjust shifts dx, dy (+-0.25 towards the larger
-// horizontal / vertical neighbour, decode.refine.adjust_joints' rule, -0.25 on ties), tags.
+// Launch 1 (nms_tiles): one block per (tile of TILE pixels, joint).  Each thread loads its
+// PER_THREAD pixels first (independent loads in flight, not one round trip per pixel), then
+// tests them; the block's candidates are collected in shared memory, its k best (a bitonic
+// sort when there are more than k) are appended to the joint's list (so the list never holds
+// more than tiles * k keys) and the candidate count is added to the joint's total.
+// Launch 2 (nms_select): one block per joint; the joint's list sorted in shared memory (bitonic,
+// when it holds at most SORT_MAX keys; else k rounds of a block-wide max), then one output row
+// per candidate: x, y, value, the adjust shifts dx, dy (+-0.25 towards the larger horizontal /
+// vertical neighbour, decode.refine.adjust_joints' rule, -0.25 on ties), tags.
+// A sort costs log2(n)^2 / 2 barriers instead of k block reductions of three barriers each.
 
 #define THREADS 256
 #define PER_THREAD 16
 #define TILE (THREADS * PER_THREAD)
+#define SELECT_THREADS 1024
+#define SORT_MAX 4096  // keys the second launch sorts in shared memory (32 KB)
 
 typedef unsigned long long u64;
 
@@ -66,6 +72,32 @@ __device__ int select_top(const u64* keys, int n, int k, u64* out, u64* scratch)
     return r;
 }
 
+// Sort a[0..n) descending in place (n a power of two; every thread of the block calls it).
+// Bitonic network: for each merge size, compare-exchange pairs at halving strides.
+__device__ void sort_desc(u64* a, int n) {
+    for (int size = 2; size <= n; size <<= 1) {
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            for (int i = threadIdx.x; i < (n >> 1); i += blockDim.x) {
+                int lo = 2 * i - (i & (stride - 1)), hi = lo + stride;
+                bool desc = (lo & size) == 0;  // the last merge (size == n) is all descending
+                u64 x = a[lo], y = a[hi];
+                if ((x < y) == desc) {
+                    a[lo] = y;
+                    a[hi] = x;
+                }
+            }
+            __syncthreads();
+        }
+    }
+}
+
+// The smallest power of two >= n (n >= 1).
+__device__ __forceinline__ int pow2_ceil(int n) {
+    int p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
 // True when v (> threshold, at y, x) is >= every in-bounds value of its window.
 __device__ __forceinline__ bool is_peak(const float* __restrict__ plane, int H, int W, int y,
                                         int x, float v, int radius) {
@@ -91,7 +123,6 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radius, int k,
           u64* __restrict__ list, int* __restrict__ fill) {
     __shared__ u64 keys[TILE];
-    __shared__ u64 scratch[33];
     __shared__ int count;
     __shared__ int offset;
     int j = blockIdx.y;
@@ -100,15 +131,20 @@ nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radi
     long long base = (long long)blockIdx.x * TILE;
     if (threadIdx.x == 0) count = 0;
     __syncthreads();
-    for (int i = 0; i < PER_THREAD; ++i) {
+    float v[PER_THREAD];
+#pragma unroll
+    for (int i = 0; i < PER_THREAD; ++i) {  // all loads first: PER_THREAD requests in flight
         long long p = base + threadIdx.x + (long long)i * THREADS;
-        if (p >= hw) break;
-        float v = plane[p];
-        if (!(v > thr)) continue;
+        v[i] = p < hw ? plane[p] : thr;  // thr itself is never a candidate (strictly above)
+    }
+#pragma unroll
+    for (int i = 0; i < PER_THREAD; ++i) {
+        if (!(v[i] > thr)) continue;
+        long long p = base + threadIdx.x + (long long)i * THREADS;
         int y = (int)(p / W), x = (int)(p - (long long)y * W);
-        if (is_peak(plane, H, W, y, x, v, radius)) {
+        if (is_peak(plane, H, W, y, x, v[i], radius)) {
             int slot = atomicAdd(&count, 1);
-            keys[slot] = make_key(v, (unsigned int)p);
+            keys[slot] = make_key(v[i], (unsigned int)p);
         }
     }
     __syncthreads();
@@ -124,7 +160,11 @@ nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radi
     if (n <= k) {
         for (int i = threadIdx.x; i < n; i += THREADS) dst[i] = keys[i];
     } else {  // more candidates than k in this tile (plateaus, noise): its k best
-        select_top(keys, n, k, dst, scratch);
+        int padded = pow2_ceil(n);
+        for (int i = n + threadIdx.x; i < padded; i += THREADS) keys[i] = 0ull;
+        __syncthreads();
+        sort_desc(keys, padded);
+        for (int i = threadIdx.x; i < k; i += THREADS) dst[i] = keys[i];
     }
 }
 
@@ -132,19 +172,29 @@ nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radi
 //   tags:   float32 [K, H, W, T]
 //   rows:   float32 [K, k, 5 + T]: x, y, value, dx, dy, tag[0..T); zeros past the count
 //   counts: int32 [K]: candidates per joint, min(total, k)
-// Dynamic shared memory: k * 8 bytes.
-extern "C" __global__ void __launch_bounds__(THREADS)
+// Launched with SELECT_THREADS threads per block; k <= SORT_MAX.
+extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
 nms_select(const u64* __restrict__ list, const int* __restrict__ fill, int capacity,
            const float* __restrict__ hm, const float* __restrict__ tags, int K, int H, int W,
            int T, int k, float* __restrict__ rows, int* __restrict__ counts) {
-    extern __shared__ u64 chosen[];
+    __shared__ u64 chosen[SORT_MAX];
     __shared__ u64 scratch[33];
     int j = blockIdx.x;
-    int r = select_top(list + (long long)j * capacity, fill[j], k, chosen, scratch);
+    const u64* keys = list + (long long)j * capacity;
+    int n = fill[j], r;
+    if (n <= SORT_MAX) {
+        int padded = pow2_ceil(n > 0 ? n : 1);
+        for (int i = threadIdx.x; i < padded; i += blockDim.x) chosen[i] = i < n ? keys[i] : 0ull;
+        __syncthreads();
+        sort_desc(chosen, padded);
+        r = min(n, k);
+    } else {  // very wide maps or large k: k block-wide maxima over the list in global memory
+        r = select_top(keys, n, k, chosen, scratch);
+    }
     __syncthreads();
     int width = 5 + T;
     const float* plane = hm + (long long)j * H * W;
-    for (int i = threadIdx.x; i < k; i += THREADS) {
+    for (int i = threadIdx.x; i < k; i += blockDim.x) {
         float* row = rows + ((long long)j * k + i) * width;
         if (i >= r) {
             for (int c = 0; c < width; ++c) row[c] = 0.0f;
