@@ -5,7 +5,8 @@ against the official pipeline's approach on the same GPU.
 Rows (CUDA events around device work, warm-up first, medians; the device is named from its
 CUDA properties).  ``ms`` brackets one Python call at a time, so it includes the host's launch
 cost whenever that exceeds the GPU work (small kernels); ``queued_ms`` is the same call queued
-back to back behind a spin kernel, the device time a pipeline pays when the host runs ahead:
+back to back behind a spin kernel, the device time a pipeline pays when the host runs ahead;
+``kernels`` splits a call into its device operations (CUPTI durations, microseconds):
 
 * ``copy``: device-to-device copy of 1 GiB - the measured memory bandwidth (bytes read +
   written per second) that the floors below divide by;
@@ -115,6 +116,26 @@ def device_queued(cp, fn: Callable[[], object], runs: int, warmup: int = 3) -> f
     return cp.cuda.get_elapsed_time(start, end) / runs
 
 
+def kernel_times(cp, fn: Callable[[], object], runs: int) -> str:
+    """Each device operation's mean duration per call of ``fn`` ("name us, ..."), as CUPTI
+    traces it (through torch.profiler, which sees CuPy's kernels too); "" where that fails."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+
+        fn()
+        cp.cuda.get_current_stream().synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(runs):
+                fn()
+            cp.cuda.get_current_stream().synchronize()
+        parts = [(event.self_device_time_total / runs, event.key) for event in prof.key_averages()]
+        return ", ".join(f"{name[:28]} {us:.1f}" for us, name in sorted(parts, reverse=True)
+                         if us > 0) + " us"
+    except Exception as exc:  # noqa: BLE001 - a breakdown is extra; say why it is missing
+        log.warning("no kernel breakdown (%s)", exc)
+        return ""
+
+
 def host_clock(fn: Callable[[], object], runs: int, warmup: int = 1) -> List[float]:
     """Wall milliseconds per call (``fn`` must synchronise what it starts)."""
     for _ in range(warmup):
@@ -168,6 +189,7 @@ def bench_nms(cp, torch, args, bandwidth: float) -> None:
         rotated = med(device_events(cp, ours, args.runs))
         warm = med(device_events(cp, lambda: ours(False), args.runs))
         queued = device_queued(cp, ours, args.runs)
+        parts = kernel_times(cp, ours, args.runs)
         th = [torch.as_tensor(x, device="cuda") for x in hms]
         tt = torch.as_tensor(tags, device="cuda").reshape(K, h * w, -1)
 
@@ -183,7 +205,7 @@ def bench_nms(cp, torch, args, bandwidth: float) -> None:
             torch_queued = device_queued(cp, official, args.runs)
         args.rows += [
             row("nms", f"ours, {kind} maps, rotated", rotated, floor_ms=round(floor, 4),
-                queued_ms=round(queued, 4), x_floor=round(queued / floor, 1)),
+                queued_ms=round(queued, 4), x_floor=round(queued / floor, 1), kernels=parts),
             row("nms", f"ours, {kind} maps, L2-warm", warm),
             row("nms", f"torch max-pool + topk, {kind}, rotated", torch_ms,
                 queued_ms=round(torch_queued, 4), x_ours=round(torch_queued / queued, 1)),
@@ -202,11 +224,13 @@ def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
     image = cp.asarray(frame)
     stream = cp.cuda.get_current_stream()
     upload = med(device_events(cp, lambda: image.set(staging, stream=stream), args.runs))
+
     def ours():
         pipeline_pre(image, geometry, flip=True, channel_order="bgr")
 
     kernel = med(device_events(cp, ours, args.runs))
     kernel_queued = device_queued(cp, ours, args.runs)
+    parts = kernel_times(cp, ours, args.runs)
     table = normalization_table((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bgr")
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -220,7 +244,7 @@ def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
         cv2.setNumThreads(threads)
     size = f"{frame.shape[1]}x{frame.shape[0]} -> 2x3x{geometry.size[1]}x{geometry.size[0]}"
     args.rows += [row("preprocess", f"ours kernel, {size}", kernel,
-                      queued_ms=round(kernel_queued, 4)),
+                      queued_ms=round(kernel_queued, 4), kernels=parts),
                   row("preprocess", "pinned upload of the uint8 frame", upload),
                   row("preprocess", "cv2 + table, 1 CPU thread", cpu,
                       x_ours=round(cpu / (kernel + upload), 1))]
@@ -245,12 +269,13 @@ def bench_fusion(cp, args, plan) -> None:
 
     ms = med(device_events(cp, ours, args.runs))
     queued = device_queued(cp, ours, args.runs)
+    parts = kernel_times(cp, ours, args.runs)
     workspace: Dict[str, np.ndarray] = {}
     cpu = med(host_clock(lambda: fuse([(1.0, outputs)], flip_index=COCO.flip_index, flip=True,
                                       projected_size=projected, workspace=workspace),
                          max(3, args.runs // 4)))
     args.rows += [row("fusion", f"ours, 2x17x{h}x{w} -> 17x{projected[1]}x{projected[0]}", ms,
-                      queued_ms=round(queued, 4)),
+                      queued_ms=round(queued, 4), kernels=parts),
                   row("fusion", "CPU (cv2.resize), threads as set", cpu,
                       x_ours=round(cpu / ms, 1))]
 
@@ -275,9 +300,10 @@ def bench_refine(cp, args, plan) -> None:
 
     ms = med(device_events(cp, ours, args.runs))
     queued = device_queued(cp, ours, args.runs)
+    parts = kernel_times(cp, ours, args.runs)
     cpu = med(host_clock(lambda: refine_people(persons, hm, tags), max(3, args.runs // 4)))
     args.rows += [row("refine", f"ours, {who.size} queries on 17x{h}x{w}", ms,
-                      queued_ms=round(queued, 4)),
+                      queued_ms=round(queued, 4), kernels=parts),
                   row("refine", "CPU decoder (exact tile search)", cpu,
                       x_ours=round(cpu / ms, 1))]
 
@@ -371,7 +397,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
         bench_official_gpu(args, checkpoint, frame, ours, found)
 
 
-def bench_official_gpu(args, checkpoint, frame, ours_ms: float, found) -> None:
+def bench_official_gpu(args, checkpoint, frame, ours_ms: float, found, device="cuda") -> None:
     """The official pipeline itself (its code, end to end) on this GPU, and whether our device
     pipeline finds the same poses as it on the same frame and weights."""
     import tempfile
@@ -384,7 +410,7 @@ def bench_official_gpu(args, checkpoint, frame, ours_ms: float, found) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "frame.png")  # lossless: both read the same pixels
         cv2.imwrite(path, frame)
-        pipe = OfficialPipeline(args.official_repo, checkpoint, "w32", device="cuda")
+        pipe = OfficialPipeline(args.official_repo, checkpoint, "w32", device=device)
         pipe.predict(path)  # warm-up (cuDNN autotuning, first allocations)
         timings = []
         for _ in range(args.official_runs):

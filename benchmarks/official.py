@@ -69,7 +69,8 @@ def load_official_modules(repo: Path) -> types.SimpleNamespace:
         raise FileNotFoundError(f"{repo} is not a SWAHR-HumanPose checkout (no lib/core/group.py)")
     for name in _OFFICIAL_PACKAGES:  # the official code uses generic top-level names
         module = sys.modules.get(name)
-        origin = getattr(module, "__file__", None) or ""
+        # a package without __init__.py (the official lib/core) has no __file__, only a path
+        origin = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
         if module is not None and name != "dataset" and not origin.startswith(str(lib)):
             raise RuntimeError(f"a module called {name!r} is already imported from {origin}; "
                                "run the official comparison in a fresh process")

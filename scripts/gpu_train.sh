@@ -5,13 +5,16 @@
 #   bash scripts/gpu_train.sh                 # results in $OUT, else out/gpu_train
 #   ITERS=20 BATCH=4 IMAGES=8 bash scripts/gpu_train.sh   # a smoke run (works on the CPU too)
 #   INPUT=384 bash scripts/gpu_train.sh       # train and export both arms at input 384
+#   ARMS=swahr INIT=runs/x/model_final.pth LR=3e-4 SEED=7 bash scripts/gpu_train.sh
+#                                             # one arm, a second stage from trained weights
 #
 # Why a script: the device tool lends a GPU for 15 minutes a session, and this pair takes
 # minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
 # 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms (INPUT sets the
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
-# Steps are capped by timeouts (2 x 4 min training, 3 min scoring) and the second arm runs even
-# if the first failed.  Scoring needs pycocotools or xtcocotools, which the device machine
+# Steps are capped by timeouts (TRAIN_TIMEOUT seconds an arm, default 240; 3 min scoring) and
+# the second arm runs even if the first failed; an arm stopped by its timeout returns its latest
+# checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.  Scoring needs pycocotools or xtcocotools, which the device machine
 # lacks: there the script skips it and prints the command that scores the returned files here,
 # on the CPU, at no device time.  Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
@@ -31,20 +34,37 @@ BATCH="${BATCH:-32}"
 IMAGES="${IMAGES:-200}"
 INPUT="${INPUT:-256}"
 WORK="${WORK:-/tmp/swahr_gpu_train}"
+ARMS="${ARMS:-swahr l2}"
+SEED="${SEED:-0}"
+TRAIN_TIMEOUT="${TRAIN_TIMEOUT:-240}"
+CHECKPOINT_EVERY="${CHECKPOINT_EVERY:-0}"
 status=0
 
-for arm in swahr l2; do
-  extra=""
-  [ "$arm" = l2 ] && extra="--fixed-sigma-l2"
-  timeout 240 python3 -m swahr_infer train --arch w16-small --input-size "$INPUT" \
-    --iters "$ITERS" --batch-size "$BATCH" --seed 0 --checkpoint-every 0 --log-every 20 \
-    --no-progress --out "$WORK/$arm" $extra 2>&1 | tail -n 5 > "$OUT/train_$arm.txt" || status=1
+for arm in $ARMS; do
+  extra=()
+  [ "$arm" = l2 ] && extra+=(--fixed-sigma-l2)
+  [ -n "${INIT:-}" ] && extra+=(--init "$INIT")
+  [ -n "${LR:-}" ] && extra+=(--lr "$LR")
+  rm -rf "${WORK:?}/$arm"  # a stale run's weights must not be returned as this one's
+  start=$(date +%s)
+  timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch w16-small --input-size "$INPUT" \
+    --iters "$ITERS" --batch-size "$BATCH" --seed "$SEED" --checkpoint-every "$CHECKPOINT_EVERY" \
+    --log-every 20 --no-progress --out "$WORK/$arm" "${extra[@]}" 2>&1 | tail -n 5 \
+    > "$OUT/train_$arm.txt" || status=1
+  echo "wall $(( $(date +%s) - start )) s" >> "$OUT/train_$arm.txt"
   tail -n 3 "$WORK/$arm/log.jsonl" >> "$OUT/train_$arm.txt" 2>/dev/null
-  cp "$WORK/$arm/model_final.pth" "$OUT/$arm.pth" || status=1
+  weights="$WORK/$arm/model_final.pth"
+  [ -f "$weights" ] || weights=$(ls -t "$WORK/$arm"/model_iter*.pth 2>/dev/null | head -n 1)
+  echo "returned: ${weights:-nothing}" >> "$OUT/train_$arm.txt"
+  cp "$weights" "$OUT/$arm.pth" || status=1
 done
 
-python3 -m swahr_infer export "$OUT/swahr.pth" --input-size "$INPUT" -o "$OUT/swahr.onnx" || status=1
-python3 -m swahr_infer export "$OUT/l2.pth" --input-size "$INPUT" -o "$WORK/l2.onnx" || status=1
+for arm in $ARMS; do
+  dest="$OUT/swahr.onnx"
+  [ "$arm" = l2 ] && dest="$WORK/l2.onnx"
+  python3 -m swahr_infer export "$OUT/$arm.pth" --input-size "$INPUT" -o "$dest" || status=1
+done
+case " $ARMS " in *" l2 "*) ;; *) exit $status ;; esac  # scoring below compares both arms
 if ! python3 -c "import xtcocotools" 2>/dev/null && ! python3 -c "import pycocotools" 2>/dev/null; then
   set +x
   echo "no COCO scorer here; score the returned files where one is installed:"
