@@ -85,7 +85,8 @@ def load_official_modules(repo: Path) -> types.SimpleNamespace:
         }
         package.transforms = transforms
         sys.modules["dataset"], sys.modules["dataset.transforms"] = package, transforms
-    if importlib.util.find_spec("IPython") is None:  # imported (unused) by the model file
+    # imported (unused) by the model file; a stub left by an earlier load has no spec to find
+    if "IPython" not in sys.modules and importlib.util.find_spec("IPython") is None:
         sys.modules["IPython"] = types.SimpleNamespace(embed=lambda *a, **k: None)
     if str(lib) not in sys.path:
         sys.path.insert(0, str(lib))
