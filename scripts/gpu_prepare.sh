@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage, on the build machine, what the GPU machine lacks, as two git-ignored folders that a
 # device `run` carries: .whl/ (wheels for Python 3.12 x86-64: pycocotools for scoring, munkres
-# and yacs for the official parser) and .official/ (the official SWAHR code, lib/ and
+# and yacs for the official parser, onnxslim for `swahr-infer export` in gpu_train.sh; the
+# device has their dependencies) and .official/ (the official SWAHR code, lib/ and
 # experiments/ only, for the end-to-end comparison with the official parser).  Neither is
 # committed: the official code is only run beside ours, never copied into the project.
 #
@@ -23,7 +24,7 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl pycocotools==2.0.10
 python3 -m pip download -q --no-deps --python-version 3.12 --only-binary=:all: -d .whl \
-  munkres==1.1.4 yacs==0.1.8
+  munkres==1.1.4 yacs==0.1.8 onnxslim==0.1.98
 
 rm -rf .official && mkdir -p .official
 if [ -d "$official/.git" ] || [ -f "$official/HEAD" ]; then  # a checkout, or a bare mirror
