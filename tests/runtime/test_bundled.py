@@ -26,7 +26,7 @@ def test_bundled_model_describes_itself():
 
 def test_bundled_model_finds_the_figures_of_the_example(example_poses):
     """The 4 unoccluded figures of the 5 drawn are each matched by a predicted skeleton with
-    OKS >= 0.5 (the shipped model reaches 0.91-0.98 on them; the fifth stands mostly hidden behind
+    OKS >= 0.5 (the shipped model reaches 0.86-0.98 on them; the fifth stands mostly hidden behind
     the large figure, its joints labelled occluded)."""
     truth = np.array(json.loads((DATA_DIR / "example.json").read_text())["keypoints"],
                      np.float32)
@@ -39,12 +39,14 @@ def test_bundled_model_finds_the_figures_of_the_example(example_poses):
 def test_readme_first_command(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["predict", str(example_image()), "--out", str(out), "--json",
-                 str(out / "poses.json"), "--min-score", "0.2", "--joint-threshold", "0.3",
+                 str(out / "poses.json"), "--min-score", "0.3", "--joint-threshold", "0.3",
                  "--no-progress"])
     assert code == 0
     assert (out / "example.jpg").stat().st_size > 0
     results = json.loads((out / "poses.json").read_text())
-    assert len(results) >= 3 and all(r["score"] >= 0.2 for r in results)
+    # one pose per figure: the 5 drawn (the hidden one may be missed), no duplicates
+    assert 4 <= len(results) <= 5 and all(r["score"] >= 0.3 for r in results), \
+        [round(r["score"], 2) for r in results]
 
 
 def test_input_size_option_reaches_the_estimator(tmp_path):
