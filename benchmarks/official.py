@@ -70,7 +70,8 @@ def load_official_modules(repo: Path) -> types.SimpleNamespace:
     for name in _OFFICIAL_PACKAGES:  # the official code uses generic top-level names
         module = sys.modules.get(name)
         # a package without __init__.py (the official lib/core) has no __file__, only a path
-        origin = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
+        origin = (getattr(module, "__file__", None)
+                  or next(iter(getattr(module, "__path__", [])), ""))
         if module is not None and name != "dataset" and not origin.startswith(str(lib)):
             raise RuntimeError(f"a module called {name!r} is already imported from {origin}; "
                                "run the official comparison in a fresh process")

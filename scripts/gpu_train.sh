@@ -14,9 +14,10 @@
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
 # Steps are capped by timeouts (TRAIN_TIMEOUT seconds an arm, default 240; 3 min scoring) and
 # the second arm runs even if the first failed; an arm stopped by its timeout returns its latest
-# checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.  Scoring needs pycocotools or xtcocotools, which the device machine
-# lacks: there the script skips it and prints the command that scores the returned files here,
-# on the CPU, at no device time.  Writes (at most 8 files, what the device tool brings back):
+# checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.
+# Exporting needs onnxslim and scoring pycocotools or xtcocotools, which the device machine
+# lacks (scripts/gpu_prepare.sh stages wheels of both in .whl/); without a scorer the script
+# prints the command that scores the returned files here, on the CPU, at no device time.  Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
 #   swahr.onnx                  the SWAHR arm exported (candidate for swahr_infer/data/)
 #   train_swahr.txt / train_l2.txt   last lines of each run's progress and the loss log tail
