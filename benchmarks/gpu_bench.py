@@ -31,10 +31,14 @@ back to back behind a spin kernel, the device time a pipeline pays when the host
   each, persons matched one to one within 0.05 px and 1 px, largest joint distance.
 
 Random weights give ~30 noise "people" (every joint of every person a candidate, refine for
-most of them): the decoders' worst case.
+most of them): the decoders' worst case, and one where two pipelines' poses cannot agree (their
+grouping of near-flat maps flips on float noise).  ``--checkpoint`` (trained W32 weights) and
+``--image`` (a picture with people) make the end-to-end and pose rows meaningful for accuracy.
 
     python benchmarks/gpu_bench.py --json out/gpu_bench.json
     python benchmarks/gpu_bench.py --quick              # fewer runs, smaller copy
+    python benchmarks/gpu_bench.py --skip nms preprocess fusion refine --official-repo .official \
+        --checkpoint runs/w32/model_final.pth --image people.jpg   # trained weights, real people
 """
 
 from __future__ import annotations
@@ -316,7 +320,7 @@ def bench_e2e(cp, torch, args, frame) -> None:
     from swahr_infer.fusion import fuse
     from swahr_infer.preprocess import normalization_table, plan_scales, prepare
 
-    checkpoint = random_checkpoint("w32", args.cache_dir)
+    checkpoint = args.checkpoint or random_checkpoint("w32", args.cache_dir)
     torch.backends.cudnn.benchmark = True
     results, found = {}, {}
     for label, graphs in (("ours, torch fp16 eager", False), ("ours, torch fp16 CUDA graphs", True)):
@@ -456,6 +460,16 @@ def _official_parser(args, info):
     return parse
 
 
+def _read_image(path: Path) -> np.ndarray:
+    """A BGR uint8 image file, as the end-to-end rows take it."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"gpu_bench: cannot read the image {path}")
+    return image
+
+
 def _guarded(name: str, run: Callable[[], None], args) -> None:
     """Run one stage; a failure becomes a row (one run of this script must report all it can)."""
     try:
@@ -478,6 +492,11 @@ def main(argv=None) -> int:
                              "on the GPU too, and compare poses with it")
     parser.add_argument("--official-runs", type=int, default=3,
                         help="timed runs of the official pipeline (seconds each; default 3)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="W32 state dict for the end-to-end rows (official names, e.g. trained "
+                             "with `swahr-infer train --arch w32`; default: random weights)")
+    parser.add_argument("--image", type=Path,
+                        help="image for the end-to-end rows (default: a synthetic 1920x1080 frame)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE,
                         help="random-weight checkpoints (default benchmarks/.cache)")
     args = parser.parse_args(argv)
@@ -493,7 +512,7 @@ def main(argv=None) -> int:
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     device = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
     args.rows, args.failed = [], False
-    frame = synthetic_image(1920, 1080)
+    frame = synthetic_image(1920, 1080) if args.image is None else _read_image(args.image)
     plan = plan_scales(frame.shape[:2], 512, (1.0,))
     stream = cp.cuda.Stream(non_blocking=True)
     with stream:

@@ -7,6 +7,8 @@
 #   INPUT=384 bash scripts/gpu_train.sh       # train and export both arms at input 384
 #   ARMS=swahr INIT=runs/x/model_final.pth LR=3e-4 SEED=7 bash scripts/gpu_train.sh
 #                                             # one arm, a second stage from trained weights
+#   ARCH=w32 INPUT=512 ARMS=swahr bash scripts/gpu_train.sh   # another architecture (e.g. a
+#                                             # W32 with real peaks for gpu_bench --checkpoint)
 #
 # Why a script: the device tool lends a GPU for 15 minutes a session, and this pair takes
 # minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
@@ -36,6 +38,7 @@ IMAGES="${IMAGES:-200}"
 INPUT="${INPUT:-256}"
 WORK="${WORK:-/tmp/swahr_gpu_train}"
 ARMS="${ARMS:-swahr l2}"
+ARCH="${ARCH:-w16-small}"
 SEED="${SEED:-0}"
 TRAIN_TIMEOUT="${TRAIN_TIMEOUT:-240}"
 CHECKPOINT_EVERY="${CHECKPOINT_EVERY:-0}"
@@ -48,7 +51,7 @@ for arm in $ARMS; do
   [ -n "${LR:-}" ] && extra+=(--lr "$LR")
   rm -rf "${WORK:?}/$arm"  # a stale run's weights must not be returned as this one's
   start=$(date +%s)
-  timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch w16-small --input-size "$INPUT" \
+  timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch "$ARCH" --input-size "$INPUT" \
     --iters "$ITERS" --batch-size "$BATCH" --seed "$SEED" --checkpoint-every "$CHECKPOINT_EVERY" \
     --log-every 20 --no-progress --out "$WORK/$arm" "${extra[@]}" 2>&1 | tail -n 5 \
     > "$OUT/train_$arm.txt" || status=1
