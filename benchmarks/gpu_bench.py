@@ -14,6 +14,8 @@ back to back behind a spin kernel, the device time a pipeline pays when the host
   uniform noise, the worst case), ours (two launches) vs torch max-pool + topk + gather (the
   official approach), vs the floor = one read of the heatmaps / copy bandwidth; maps rotated
   among several copies so that they are not all L2-resident, and once L2-warm;
+* ``nms_variant``: the same with other block shapes of the tile launch (``NMS_VARIANTS``,
+  compiled with -D), each checked to give exactly the default's candidates (``same``);
 * ``preprocess``: a 1920 x 1080 frame to the 2 x 3 x 512 x 960 flip batch: our kernel (and the
   pinned upload) vs cv2 + the normalisation table on one CPU thread (the CPU path);
 * ``fusion``: 2 x 17 x 256 x 480 outputs to the 17 x 512 x 960 fused maps, device vs CPU;
@@ -214,6 +216,38 @@ def bench_nms(cp, torch, args, bandwidth: float) -> None:
             row("nms", f"torch max-pool + topk, {kind}, rotated", torch_ms,
                 queued_ms=round(torch_queued, 4), x_ours=round(torch_queued / queued, 1)),
         ]
+
+
+# tile-launch variants of kernels/nms.cu timed against its defaults (THREADS 256, PER_THREAD 16,
+# MIN_BLOCKS 1: 64 registers, 4 blocks an SM): the next candidates for the people-map case
+NMS_VARIANTS = ({"THREADS": 128}, {"PER_THREAD": 8}, {"PER_THREAD": 8, "MIN_BLOCKS": 6},
+                {"THREADS": 512, "PER_THREAD": 8})
+
+
+def bench_nms_variants(cp, args) -> None:
+    from swahr_infer.gpu.nms import find_candidates_device
+    from tests.gpu.maps import noise_maps, people_maps
+
+    for kind, (hm, tags) in (("people", people_maps(10, 512, 768, noise=0.01)),
+                             ("noise", noise_maps(K, 512, 768))):
+        hms = [cp.asarray(hm) for _ in range(6)]
+        tg = cp.asarray(tags)
+        reference = find_candidates_device(hms[0], tg, threshold=0.1, k=30)
+        for variant in NMS_VARIANTS:
+            turn = iter(range(10 ** 9))
+
+            def ours(variant=variant):
+                return find_candidates_device(hms[next(turn) % len(hms)], tg, threshold=0.1,
+                                              k=30, variant=variant)
+
+            got = ours()
+            same = bool(cp.array_equal(got.rows, reference.rows)
+                        and cp.array_equal(got.counts, reference.counts))
+            name = ", ".join(f"{key} {value}" for key, value in variant.items())
+            args.rows.append(row("nms_variant", f"{kind} maps, {name}",
+                                 med(device_events(cp, ours, args.runs)),
+                                 queued_ms=round(device_queued(cp, ours, args.runs), 4),
+                                 kernels=kernel_times(cp, ours, args.runs), same=same))
 
 
 def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
@@ -486,7 +520,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs per row (default 30)")
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller copy")
     parser.add_argument("--skip", nargs="*", default=(),
-                        choices=("nms", "preprocess", "fusion", "refine", "e2e"))
+                        choices=("nms", "nms_variants", "preprocess", "fusion", "refine", "e2e"))
     parser.add_argument("--official-repo",
                         help="SWAHR-HumanPose checkout: time its parser and its whole pipeline "
                              "on the GPU too, and compare poses with it")
@@ -519,6 +553,7 @@ def main(argv=None) -> int:
         bandwidth = bench_copy(cp, args)
         stages = {
             "nms": lambda: bench_nms(cp, torch, args, bandwidth),
+            "nms_variants": lambda: bench_nms_variants(cp, args),
             "preprocess": lambda: bench_preprocess(cp, args, DevicePreprocessor(
                 (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), frame, plan),
             "fusion": lambda: bench_fusion(cp, args, plan),

@@ -54,18 +54,21 @@ def kernel_source(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def kernel_module(name: str):
+def kernel_module(name: str, defines: Tuple[str, ...] = ()):
     """``cupy.RawModule`` of ``kernels/<name>.cu``, compiled once per process (and cached on disk).
 
     No fast-math options: the kernels rely on IEEE rounding to agree with the numpy references.
+    ``defines`` ("NAME=VALUE") override a source's tunable macros: benchmarks compile variants
+    of a kernel this way; the pipeline uses the defaults.
     """
     cp = import_cupy()
-    return cp.RawModule(code=kernel_source(name), options=("--std=c++17",))
+    return cp.RawModule(code=kernel_source(name),
+                        options=("--std=c++17",) + tuple(f"-D{d}" for d in defines))
 
 
-def kernel(module: str, function: str):
+def kernel(module: str, function: str, defines: Tuple[str, ...] = ()):
     """One ``extern "C"`` kernel of ``kernels/<module>.cu`` (a ``cupy.RawKernel``)."""
-    return kernel_module(module).get_function(function)
+    return kernel_module(module, tuple(defines)).get_function(function)
 
 
 def blocks(n: int, per_block: int) -> int:

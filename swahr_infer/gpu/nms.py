@@ -13,6 +13,7 @@ adjusted on the host without the heatmaps: only the K x k rows travel to the hos
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -50,8 +51,8 @@ def unpack(rows: np.ndarray, counts: np.ndarray):
     return cand, np.ascontiguousarray(rows[:, :, 3:5])
 
 
-def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, kernel_size: int = 5
-                           ) -> DeviceCandidates:
+def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, kernel_size: int = 5,
+                           variant: Optional[Dict[str, int]] = None) -> DeviceCandidates:
     """Queue NMS + top-k + tag gather on the current CuPy stream.
 
     Args:
@@ -60,6 +61,8 @@ def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, ker
         threshold: detection threshold (>= 0); values strictly above it are candidates.
         k: candidates per joint (max_num_people).
         kernel_size: odd NMS window side (official 5).
+        variant: macros of ``kernels/nms.cu`` to compile the tile launch with instead of its
+            defaults ({"THREADS": ..., "PER_THREAD": ..., "MIN_BLOCKS": ...}), for benchmarks.
 
     Returns:
         :class:`DeviceCandidates`.
@@ -73,16 +76,20 @@ def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, ker
         raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
     if h * w >= 2 ** 31:
         raise ValueError(f"maps of {h}x{w} pixels are too large for the NMS kernel")
-    tiles = blocks(h * w, TILE)
+    variant = dict(variant or {})
+    threads = int(variant.get("THREADS", THREADS))
+    tile = threads * int(variant.get("PER_THREAD", TILE // THREADS))
+    defines = tuple(f"{name}={int(value)}" for name, value in sorted(variant.items()))
+    tiles = blocks(h * w, tile)
     capacity = tiles * k
     keys = cp.empty((k_count, capacity), np.uint64)
     fill = cp.zeros((2, k_count), np.int32)
     rows = cp.empty((k_count, k, 5 + t_dim), np.float32)
     counts = cp.empty(k_count, np.int32)
-    kernel("nms", "nms_tiles")((tiles, k_count), (THREADS,), (
+    kernel("nms", "nms_tiles", defines)((tiles, k_count), (threads,), (
         heatmaps, np.int32(k_count), np.int32(h), np.int32(w),
         np.float32(threshold_f32(threshold)), np.int32(kernel_size // 2), np.int32(k), keys, fill))
-    kernel("nms", "nms_select")((k_count,), (SELECT_THREADS,), (
+    kernel("nms", "nms_select", defines)((k_count,), (SELECT_THREADS,), (
         keys, fill, np.int32(capacity), heatmaps, tags, np.int32(k_count), np.int32(h),
         np.int32(w), np.int32(t_dim), np.int32(k), rows, counts))
     return DeviceCandidates(rows, counts)

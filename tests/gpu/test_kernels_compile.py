@@ -44,3 +44,18 @@ def test_nvrtc_compiles(source):
     except Exception as exc:  # noqa: BLE001 - the log says why
         pytest.fail(f"{exc}\n{nvrtc.getProgramLog(program)}")
     assert b".entry" in nvrtc.getPTX(program)
+
+
+@pytest.mark.parametrize("defines", [("PER_THREAD=8", "MIN_BLOCKS=6"), ("THREADS=512",)])
+def test_nvrtc_compiles_nms_variants(defines):
+    """The NMS tile launch's tunable macros (gpu_bench's variants) compile when overridden."""
+    nvrtc = _nvrtc()
+    source = KERNEL_DIR / "nms.cu"
+    program = nvrtc.createProgram(source.read_text(), source.name, [], [])
+    try:
+        nvrtc.compileProgram(program, ["-arch=compute_90", "--std=c++17",
+                                       *(f"-D{d}" for d in defines)])
+    except Exception as exc:  # noqa: BLE001 - the log says why
+        pytest.fail(f"{exc}\n{nvrtc.getProgramLog(program)}")
+    ptx = nvrtc.getPTX(program)
+    assert b".entry nms_tiles" in ptx and b".entry nms_select" in ptx

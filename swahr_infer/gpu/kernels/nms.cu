@@ -18,8 +18,18 @@
 // vertical neighbour, decode.refine.adjust_joints' rule, -0.25 on ties), tags.
 // A sort costs log2(n)^2 / 2 barriers instead of k block reductions of three barriers each.
 
+// Tunable (benchmarks/gpu_bench.py compiles variants with -D; swahr_infer.gpu.nms passes the
+// same values to its launches): threads and pixels per thread of the tile launch, and the
+// minimum resident blocks per SM it is compiled for (which caps its registers).
+#ifndef THREADS
 #define THREADS 256
+#endif
+#ifndef PER_THREAD
 #define PER_THREAD 16
+#endif
+#ifndef MIN_BLOCKS
+#define MIN_BLOCKS 1
+#endif
 #define TILE (THREADS * PER_THREAD)
 #define SELECT_THREADS 1024
 #define SORT_MAX 4096  // keys the second launch sorts in shared memory (32 KB)
@@ -119,7 +129,7 @@ __device__ __forceinline__ bool is_peak(const float* __restrict__ plane, int H, 
 //   thr:    float32 threshold (values must be > thr; thr >= 0)
 //   list:   u64 [K, capacity] per-joint candidate keys, capacity = gridDim.x * k
 //   fill:   int32 [2, K]: row 0 list lengths, row 1 candidate totals (zeroed before launch)
-extern "C" __global__ void __launch_bounds__(THREADS)
+extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)
 nms_tiles(const float* __restrict__ hm, int K, int H, int W, float thr, int radius, int k,
           u64* __restrict__ list, int* __restrict__ fill) {
     __shared__ u64 keys[TILE];
