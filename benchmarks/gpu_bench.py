@@ -50,7 +50,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -142,6 +142,13 @@ def kernel_times(cp, fn: Callable[[], object], runs: int) -> str:
         return ""
 
 
+def measure(cp, fn: Callable[[], object], runs: int) -> Tuple[float, float, str]:
+    """``fn``'s per-call ms (:func:`device_events` median), queued ms (:func:`device_queued`)
+    and per-kernel breakdown (:func:`kernel_times`): the three columns of a kernel row."""
+    return (med(device_events(cp, fn, runs)), device_queued(cp, fn, runs),
+            kernel_times(cp, fn, runs))
+
+
 def host_clock(fn: Callable[[], object], runs: int, warmup: int = 1) -> List[float]:
     """Wall milliseconds per call (``fn`` must synchronise what it starts)."""
     for _ in range(warmup):
@@ -175,27 +182,35 @@ def bench_copy(cp, args) -> float:
     return bandwidth
 
 
-def bench_nms(cp, torch, args, bandwidth: float) -> None:
-    from swahr_infer.gpu.nms import find_candidates_device
+NMS_SIZE = (512, 768)  # the issue's 17 x 512 x 768 maps
+
+
+def nms_maps(cp):
+    """("people" / "noise", host heatmaps, their device copies, device tags) for the NMS rows:
+    6 copies of the 26.7 MB heatmaps (more than the L2 of an H100 / H200) to rotate among."""
     from tests.gpu.maps import noise_maps, people_maps
 
-    h, w = 512, 768
-    floor = K * h * w * 4 / bandwidth * 1e3
+    h, w = NMS_SIZE
     for kind, (hm, tags) in (("people", people_maps(10, h, w, noise=0.01)),
                              ("noise", noise_maps(K, h, w))):
-        copies = 6  # 6 x 26.7 MB of heatmaps: more than the L2 of an H100 / H200
-        hms = [cp.asarray(hm) for _ in range(copies)]
-        tg = cp.asarray(tags)
+        yield kind, tags, [cp.asarray(hm) for _ in range(6)], cp.asarray(tags)
+
+
+def bench_nms(cp, torch, args, bandwidth: float) -> None:
+    from swahr_infer.gpu.nms import find_candidates_device
+
+    h, w = NMS_SIZE
+    floor = K * h * w * 4 / bandwidth * 1e3
+    for kind, tags, hms, tg in nms_maps(cp):
+        copies = len(hms)
         turn = iter(range(10 ** 9))
 
         def ours(rotate=True):
             find_candidates_device(hms[next(turn) % copies if rotate else 0], tg,
                                    threshold=0.1, k=30)
 
-        rotated = med(device_events(cp, ours, args.runs))
+        rotated, queued, parts = measure(cp, ours, args.runs)
         warm = med(device_events(cp, lambda: ours(False), args.runs))
-        queued = device_queued(cp, ours, args.runs)
-        parts = kernel_times(cp, ours, args.runs)
         th = [torch.as_tensor(x, device="cuda") for x in hms]
         tt = torch.as_tensor(tags, device="cuda").reshape(K, h * w, -1)
 
@@ -226,12 +241,8 @@ NMS_VARIANTS = ({"THREADS": 128}, {"PER_THREAD": 8}, {"PER_THREAD": 8, "MIN_BLOC
 
 def bench_nms_variants(cp, args) -> None:
     from swahr_infer.gpu.nms import find_candidates_device
-    from tests.gpu.maps import noise_maps, people_maps
 
-    for kind, (hm, tags) in (("people", people_maps(10, 512, 768, noise=0.01)),
-                             ("noise", noise_maps(K, 512, 768))):
-        hms = [cp.asarray(hm) for _ in range(6)]
-        tg = cp.asarray(tags)
+    for kind, _, hms, tg in nms_maps(cp):
         reference = find_candidates_device(hms[0], tg, threshold=0.1, k=30)
         for variant in NMS_VARIANTS:
             turn = iter(range(10 ** 9))
@@ -244,10 +255,9 @@ def bench_nms_variants(cp, args) -> None:
             same = bool(cp.array_equal(got.rows, reference.rows)
                         and cp.array_equal(got.counts, reference.counts))
             name = ", ".join(f"{key} {value}" for key, value in variant.items())
-            args.rows.append(row("nms_variant", f"{kind} maps, {name}",
-                                 med(device_events(cp, ours, args.runs)),
-                                 queued_ms=round(device_queued(cp, ours, args.runs), 4),
-                                 kernels=kernel_times(cp, ours, args.runs), same=same))
+            ms, queued, parts = measure(cp, ours, args.runs)
+            args.rows.append(row("nms_variant", f"{kind} maps, {name}", ms,
+                                 queued_ms=round(queued, 4), kernels=parts, same=same))
 
 
 def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
@@ -266,9 +276,7 @@ def bench_preprocess(cp, args, pipeline_pre, frame, plan) -> None:
     def ours():
         pipeline_pre(image, geometry, flip=True, channel_order="bgr")
 
-    kernel = med(device_events(cp, ours, args.runs))
-    kernel_queued = device_queued(cp, ours, args.runs)
-    parts = kernel_times(cp, ours, args.runs)
+    kernel, kernel_queued, parts = measure(cp, ours, args.runs)
     table = normalization_table((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bgr")
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -305,9 +313,7 @@ def bench_fusion(cp, args, plan) -> None:
         maps[0] = fuse_device(device, flip_index=COCO.flip_index, flip=True,
                               projected_size=projected, out=maps[0])
 
-    ms = med(device_events(cp, ours, args.runs))
-    queued = device_queued(cp, ours, args.runs)
-    parts = kernel_times(cp, ours, args.runs)
+    ms, queued, parts = measure(cp, ours, args.runs)
     workspace: Dict[str, np.ndarray] = {}
     cpu = med(host_clock(lambda: fuse([(1.0, outputs)], flip_index=COCO.flip_index, flip=True,
                                       projected_size=projected, workspace=workspace),
@@ -333,12 +339,11 @@ def bench_refine(cp, args, plan) -> None:
     persons[:, :9, 3:] = rng.normal(0, 3, (30, 9, 2))
     who, joint, means = refine_queries(persons)
     d_hm, d_tags = cp.asarray(hm), cp.asarray(tags)
+
     def ours():
         tag_argmax_device(d_hm, d_tags, joint, means)
 
-    ms = med(device_events(cp, ours, args.runs))
-    queued = device_queued(cp, ours, args.runs)
-    parts = kernel_times(cp, ours, args.runs)
+    ms, queued, parts = measure(cp, ours, args.runs)
     cpu = med(host_clock(lambda: refine_people(persons, hm, tags), max(3, args.runs // 4)))
     args.rows += [row("refine", f"ours, {who.size} queries on 17x{h}x{w}", ms,
                       queued_ms=round(queued, 4), kernels=parts),

@@ -7,7 +7,7 @@ the shipped model, its FP16 export, single vs multi-scale, flip on/off, and any 
 given (e.g. the fixed-sigma L2 ablation).  Prints a table and writes JSON.
 
     python benchmarks/model_report.py --model swahr_infer/data/swahr_w16_small_384.onnx \
-        --fp16 runs/w16-small-swahr-384/model_final.pth --images 200 --other-input 320
+        --fp16 runs/gpu7b/model_final.pth --images 200 --other-input 320
     python benchmarks/model_report.py --append --extra "L2 ablation=l2.onnx"   # one more row
 """
 

@@ -20,8 +20,8 @@ import numpy as np
 from ..decode.nms import Candidates, threshold_f32
 from .device import blocks, import_cupy, kernel
 
-THREADS = 256
-TILE = THREADS * 16  # pixels per block of the first launch (kernels/nms.cu TILE)
+THREADS = 256  # threads per block of the first launch (kernels/nms.cu THREADS)
+PER_THREAD = 16  # pixels per thread of the first launch (kernels/nms.cu PER_THREAD)
 SELECT_THREADS = 1024  # threads per block of the second launch (kernels/nms.cu)
 MAX_K = 4096  # candidates per joint (kernels/nms.cu SORT_MAX: the second launch's key buffer)
 
@@ -78,7 +78,7 @@ def find_candidates_device(heatmaps, tags, *, threshold: float, k: int = 30, ker
         raise ValueError(f"maps of {h}x{w} pixels are too large for the NMS kernel")
     variant = dict(variant or {})
     threads = int(variant.get("THREADS", THREADS))
-    tile = threads * int(variant.get("PER_THREAD", TILE // THREADS))
+    tile = threads * int(variant.get("PER_THREAD", PER_THREAD))
     defines = tuple(f"{name}={int(value)}" for name, value in sorted(variant.items()))
     tiles = blocks(h * w, tile)
     capacity = tiles * k
