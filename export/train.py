@@ -24,7 +24,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     fixed_sigma_l2: bool = False  # ablation: HigherHRNet's plain L2 on fixed-sigma targets
     init: str = ""  # start from these weights (a checkpoint) with a fresh optimiser and schedule
+    l2_twin_dir: str = ""  # also train the fixed-sigma L2 ablation on the same batches, saved here
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 12 on CUDA
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -83,12 +84,14 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a run produced: the final weights, the last logged losses, the speed."""
+    """What a run produced: the final weights, the last logged losses, the speed (and the L2
+    twin's result when ``l2_twin_dir`` was set)."""
 
     checkpoint: str
     iterations: int
     losses: Dict[str, float] = field(default_factory=dict)
     seconds_per_iter: float = float("nan")
+    twin: Optional["TrainResult"] = None
 
 
 # ----------------------------------------------------------------------------------- data
@@ -253,16 +256,15 @@ def _loader(cfg: TrainConfig, start: int, cuda: bool) -> torch.utils.data.DataLo
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss,
-          batch: Dict[str, object], device: torch.device, lr: float) -> LossTerms:
-    """One optimisation step on one batch; returns the loss terms."""
-    cuda = device.type == "cuda"
-    batch = _to_device(batch, device)
+          batch: Dict[str, object], lr: float) -> LossTerms:
+    """One optimisation step on one batch already on the model's device; returns the loss terms."""
     images = batch["images"]
+    cuda = images.device.type == "cuda"
     if cuda:
         images = images.contiguous(memory_format=torch.channels_last)
     for group in optimizer.param_groups:
         group["lr"] = lr
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
+    with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=cuda):
         outputs = model(images)
     terms = loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
     optimizer.zero_grad(set_to_none=True)
@@ -271,15 +273,54 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss
     return terms
 
 
+@dataclass
+class _Arm:
+    """One model being trained: the run's own, or the fixed-sigma L2 twin beside it."""
+
+    cfg: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: SwahrLoss
+    start: int
+    losses: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.cfg.out_dir, "log.jsonl")
+
+
+def _arm(cfg: TrainConfig, device: torch.device, resume: bool) -> _Arm:
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+    arm = _Arm(cfg, *_setup(cfg, device, resume))
+    if arm.start == 0 and os.path.exists(arm.log_path):
+        os.remove(arm.log_path)
+    arm.model.train()
+    return arm
+
+
+def twin_config(cfg: TrainConfig) -> TrainConfig:
+    """The L2 twin of a run: the same run (seed, so initial weights and batches; schedule;
+    init) with HigherHRNet's fixed-sigma targets and plain L2 loss, written to l2_twin_dir."""
+    return dataclasses.replace(cfg, fixed_sigma_l2=True, out_dir=cfg.l2_twin_dir, l2_twin_dir="")
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Run training as configured; return where the final weights are.
 
     resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
     ``cfg.threads`` applies for the run; torch's thread count is restored afterwards.
+    With ``cfg.l2_twin_dir`` the fixed-sigma L2 ablation (:func:`twin_config`) trains in the
+    same process on the very same batches: the data, which bounds a GPU run's speed, is drawn
+    once for both arms, and the two see exactly the same samples in the same order.
     """
     cfg = cfg.resolved()
     if cfg.input_size % 32:
         raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
+    if cfg.l2_twin_dir and (cfg.fixed_sigma_l2 or
+                            os.path.abspath(cfg.l2_twin_dir) == os.path.abspath(cfg.out_dir)):
+        raise ValueError("an L2 twin needs a SWAHR run (no fixed_sigma_l2) and its own directory")
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -293,23 +334,23 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
     arch = get_arch(cfg.arch)
     device = _device(cfg)
     cuda = device.type == "cuda"
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=1)
-    model, optimizer, loss_fn, start = _setup(cfg, device, resume)
-    log_path = os.path.join(cfg.out_dir, "log.jsonl")
-    if start == 0 and os.path.exists(log_path):
-        os.remove(log_path)
+    arms: List[_Arm] = [_arm(cfg, device, resume)]
+    if cfg.l2_twin_dir:
+        arms.append(_arm(twin_config(cfg), device, resume))
+        if arms[1].start != arms[0].start:
+            raise ValueError(f"cannot resume: the run is at iteration {arms[0].start}, its L2 twin "
+                             f"at {arms[1].start}")
+    start = arms[0].start
     bar = None
     if cfg.progress:
         from tqdm import tqdm
         bar = tqdm(total=cfg.iters, initial=start, desc=f"train {arch.name}", unit="it", dynamic_ncols=True)
 
-    model.train()
-    losses: Dict[str, float] = {}
     timed_from, timed_iters, it = None, 0, start
     for batch in _loader(cfg, start, cuda):
-        terms = _step(model, optimizer, loss_fn, batch, device, learning_rate(cfg, it))
+        batch = _to_device(batch, device)
+        lr = learning_rate(cfg, it)
+        terms = [_step(a.model, a.optimizer, a.loss_fn, batch, lr) for a in arms]
         it += 1
         if it == start + 1:  # time from the end of the first (warm-up) iteration
             if cuda:
@@ -318,24 +359,30 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
         else:
             timed_iters += 1
         if it % cfg.log_every == 0 or it == cfg.iters:
-            losses = terms.as_floats()
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise FloatingPointError(f"non-finite loss at iteration {it}: {losses}")
-            with open(log_path, "a") as f:
-                f.write(json.dumps({"iter": it, "lr": learning_rate(cfg, it - 1), **losses}) + "\n")
+            for arm, arm_terms in zip(arms, terms):
+                arm.losses = arm_terms.as_floats()
+                if not all(math.isfinite(v) for v in arm.losses.values()):
+                    raise FloatingPointError(f"non-finite loss at iteration {it} "
+                                             f"({arm.cfg.out_dir}): {arm.losses}")
+                with open(arm.log_path, "a") as f:
+                    f.write(json.dumps({"iter": it, "lr": learning_rate(cfg, it - 1), **arm.losses}) + "\n")
             if bar is not None:
-                bar.set_postfix(loss=f"{losses['total']:.3e}", hm=f"{losses['heatmap1']:.2e}")
+                bar.set_postfix(loss=f"{arms[0].losses['total']:.3e}", hm=f"{arms[0].losses['heatmap1']:.2e}")
         if bar is not None:
             bar.update(1)
         if cfg.checkpoint_every > 0 and it % cfg.checkpoint_every == 0 and it < cfg.iters:
-            _save(model, optimizer, it, cfg, final=False)
+            for arm in arms:
+                _save(arm.model, arm.optimizer, it, arm.cfg, final=False)
     if bar is not None:
         bar.close()
     if cuda:
         torch.cuda.synchronize(device)
     speed = (time.perf_counter() - timed_from) / timed_iters if timed_iters else float("nan")
-    return TrainResult(checkpoint=_save(model, optimizer, it, cfg, final=True), iterations=it,
-                       losses=losses, seconds_per_iter=speed)
+    results = [TrainResult(checkpoint=_save(a.model, a.optimizer, it, a.cfg, final=True),
+                           iterations=it, losses=a.losses, seconds_per_iter=speed) for a in arms]
+    if len(results) > 1:
+        results[0].twin = results[1]
+    return results[0]
 
 
 def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig,

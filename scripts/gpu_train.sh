@@ -7,6 +7,9 @@
 #   INPUT=384 bash scripts/gpu_train.sh       # train and export both arms at input 384
 #   ARMS=swahr INIT=runs/x/model_final.pth LR=3e-4 SEED=7 bash scripts/gpu_train.sh
 #                                             # one arm, a second stage from trained weights
+#   ITERS=6025 INPUT=384 WORKERS=14 CHECKPOINT_EVERY=1000 EXPORT=0 bash scripts/gpu_train.sh
+#                                             # both arms from scratch at the bundled model's
+#                                             # budget (192.8 k samples), weights only
 #   ARCH=w32 INPUT=512 ARMS=swahr bash scripts/gpu_train.sh   # another architecture (e.g. a
 #                                             # W32 with real peaks for gpu_bench --checkpoint)
 #
@@ -14,15 +17,17 @@
 # minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
 # 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms (INPUT sets the
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
-# Steps are capped by timeouts (TRAIN_TIMEOUT seconds an arm, default 240; 3 min scoring) and
-# the second arm runs even if the first failed; an arm stopped by its timeout returns its latest
-# checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.
+# Steps are capped by timeouts (TRAIN_TIMEOUT seconds a training process, default 240; 3 min
+# scoring); with PAIRED=0 the second arm runs even if the first failed; an arm stopped by
+# its timeout returns its latest checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.
 # Exporting needs onnxslim and scoring pycocotools or xtcocotools, which the device machine
 # lacks (scripts/gpu_prepare.sh stages wheels of both in .whl/); without a scorer the script
-# prints the command that scores the returned files here, on the CPU, at no device time.  Writes (at most 8 files, what the device tool brings back):
+# prints the command that scores the returned files here, on the CPU, at no device time.
+# Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
 #   swahr.onnx                  the SWAHR arm exported (candidate for swahr_infer/data/)
-#   train_swahr.txt / train_l2.txt   last lines of each run's progress and the loss log tail
+#   train_pair.txt (or train_swahr.txt / train_l2.txt with PAIRED=0)   the trainer's last lines
+#   and each arm's loss log tail (EXPORT=0 stops after the weights)
 #   model_report.json           AP table (when a scorer is installed): SWAHR arm (flip, no flip,
 #                               multi-scale, FP16) + L2 arm
 set -x
@@ -42,26 +47,40 @@ ARCH="${ARCH:-w16-small}"
 SEED="${SEED:-0}"
 TRAIN_TIMEOUT="${TRAIN_TIMEOUT:-240}"
 CHECKPOINT_EVERY="${CHECKPOINT_EVERY:-0}"
+PAIRED="${PAIRED:-1}"
+EXPORT="${EXPORT:-1}"
 status=0
 
-for arm in $ARMS; do
+# Both arms in one process (--l2-twin) by default: same batches, drawn once; the data workers
+# bound a GPU run, so the pair costs about what one arm does.  PAIRED=0 runs them one by one.
+runs="$ARMS"
+if [ "$PAIRED" = 1 ] && [[ " $ARMS " == *" swahr "* ]] && [[ " $ARMS " == *" l2 "* ]]; then
+  runs="pair"
+fi
+for arm in $ARMS; do rm -rf "${WORK:?}/$arm"; done  # a stale run's weights must not be returned
+for run in $runs; do
   extra=()
-  [ "$arm" = l2 ] && extra+=(--fixed-sigma-l2)
+  dir="$WORK/$run"
+  [ "$run" = l2 ] && extra+=(--fixed-sigma-l2)
+  [ "$run" = pair ] && dir="$WORK/swahr" && extra+=(--l2-twin "$WORK/l2")
   [ -n "${INIT:-}" ] && extra+=(--init "$INIT")
   [ -n "${LR:-}" ] && extra+=(--lr "$LR")
-  rm -rf "${WORK:?}/$arm"  # a stale run's weights must not be returned as this one's
+  [ -n "${WORKERS:-}" ] && extra+=(--workers "$WORKERS")
   start=$(date +%s)
   timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch "$ARCH" --input-size "$INPUT" \
     --iters "$ITERS" --batch-size "$BATCH" --seed "$SEED" --checkpoint-every "$CHECKPOINT_EVERY" \
-    --log-every 20 --no-progress --out "$WORK/$arm" "${extra[@]}" 2>&1 | tail -n 5 \
-    > "$OUT/train_$arm.txt" || status=1
-  echo "wall $(( $(date +%s) - start )) s" >> "$OUT/train_$arm.txt"
+    --log-every 20 --no-progress --out "$dir" "${extra[@]}" 2>&1 | tail -n 5 \
+    > "$OUT/train_$run.txt" || status=1
+  echo "wall $(( $(date +%s) - start )) s" >> "$OUT/train_$run.txt"
+done
+for arm in $ARMS; do
   tail -n 3 "$WORK/$arm/log.jsonl" >> "$OUT/train_$arm.txt" 2>/dev/null
   weights="$WORK/$arm/model_final.pth"
   [ -f "$weights" ] || weights=$(ls -t "$WORK/$arm"/model_iter*.pth 2>/dev/null | head -n 1)
   echo "returned: ${weights:-nothing}" >> "$OUT/train_$arm.txt"
   cp "$weights" "$OUT/$arm.pth" || status=1
 done
+[ "$EXPORT" = 1 ] || exit $status
 
 for arm in $ARMS; do
   dest="$OUT/swahr.onnx"

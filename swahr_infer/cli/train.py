@@ -17,12 +17,16 @@ metadata carries), so the model is trained at the scale it will run at.
 Example (the bundled model; on a 2-core CPU a batch-32 iteration of w16-small takes seconds):
   swahr-infer train --arch w16-small --iters 1200 --batch-size 32 --out runs/w16-small
   swahr-infer export runs/w16-small/model_final.pth -o w16-small.onnx
-Ablation for comparison (HigherHRNet's fixed-sigma L2 instead of SAHR/WAHR): add --fixed-sigma-l2.
+Ablation for comparison (HigherHRNet's fixed-sigma L2 instead of SAHR/WAHR): add --fixed-sigma-l2,
+or train it beside the SWAHR run on the very same batches, drawn once (on a GPU the data is the
+bottleneck, so the pair costs little more than one run): add --l2-twin runs/w16-small-l2.
 A second stage from trained weights (fresh Adam and schedule; another seed, so other batches):
   swahr-infer train --arch w16-small --init runs/w16-small/model_final.pth --seed 1 --out runs/stage2
 """
 
 from __future__ import annotations
+
+import os
 
 HELP = "train a SWAHR model on synthetic people (PyTorch)"
 
@@ -50,6 +54,9 @@ def add_arguments(p) -> None:
     p.add_argument("--flip-prob", type=float, default=0.5, help="horizontal flip probability")
     p.add_argument("--fixed-sigma-l2", action="store_true",
                    help="ablation: HigherHRNet's plain L2 on fixed-sigma targets, no SAHR/WAHR")
+    p.add_argument("--l2-twin", default="", metavar="DIR",
+                   help="also train the fixed-sigma L2 ablation (same seed, schedule and batches) "
+                        "in the same process, writing it to DIR")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=-1,
                    help="data worker processes (-1: 0 on the CPU, up to 12 with CUDA)")
@@ -78,16 +85,21 @@ def run(args) -> int:
         raise ModelError(f"unknown architecture {args.arch!r}; known: {', '.join(ARCHS)}")
     if args.input_size < 0 or args.input_size % 32:
         raise ModelError(f"--input-size must be a positive multiple of 32, got {args.input_size}")
+    if args.l2_twin and (args.fixed_sigma_l2 or os.path.abspath(args.l2_twin) == os.path.abspath(args.out)):
+        raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other than --out")
 
     cfg = TrainConfig(
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
         seed=args.seed, lr=args.lr, sigma=args.sigma, people=tuple(args.people),
         augment=args.augment, flip_prob=args.flip_prob, fixed_sigma_l2=args.fixed_sigma_l2,
-        init=args.init,
+        init=args.init, l2_twin_dir=args.l2_twin,
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=args.progress)
     result = train(cfg, resume=args.resume)
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
           f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")
+    if result.twin is not None:
+        print(f"wrote {result.twin.checkpoint} (the fixed-sigma L2 twin, same batches; "
+              f"loss {result.twin.losses.get('total', float('nan')):.4e})")
     return 0

@@ -53,6 +53,33 @@ def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
     assert not all(torch.equal(one[k], other[k]) for k in one)
 
 
+def test_l2_twin_is_the_separate_l2_run_trained_on_the_same_batches(tmp_path, capsys):
+    paired = train(tiny_config(tmp_path / "swahr", l2_twin_dir=str(tmp_path / "l2")))
+    alone_swahr = torch.load(train(tiny_config(tmp_path / "a")).checkpoint)
+    alone_l2 = torch.load(train(tiny_config(tmp_path / "b", fixed_sigma_l2=True)).checkpoint)
+    twin, own = torch.load(paired.twin.checkpoint), torch.load(paired.checkpoint)
+    # bit for bit what two separate runs give: same init, same batches, neither arm touches the other
+    assert all(torch.equal(twin[k], alone_l2[k]) for k in twin)
+    assert all(torch.equal(own[k], alone_swahr[k]) for k in own)
+    assert not all(torch.equal(twin[k], own[k]) for k in own)  # and the objectives differ
+    assert json.loads((tmp_path / "l2" / "config.json").read_text())["fixed_sigma_l2"] is True
+    assert (tmp_path / "l2" / "model_iter1.pth").exists()
+    assert "scale0" in paired.losses and "scale0" not in paired.twin.losses
+    # resuming the pair continues both
+    resumed = train(tiny_config(tmp_path / "swahr", iters=3, l2_twin_dir=str(tmp_path / "l2")),
+                    resume=True)
+    assert resumed.iterations == resumed.twin.iterations == 3
+    with pytest.raises(ValueError, match="own directory"):
+        train(tiny_config(tmp_path / "c", l2_twin_dir=str(tmp_path / "c")))
+    rc = cli_main(["train", "--arch", "w8-tiny", "--iters", "1", "--batch-size", "1",
+                   "--input-size", "64", "--threads", "1", "--out", str(tmp_path / "d"),
+                   "--l2-twin", str(tmp_path / "e"), "--no-progress", "--people", "1,2"])
+    assert rc == 0 and (tmp_path / "e" / "model_final.pth").exists()
+    assert "L2 twin" in capsys.readouterr().out
+    assert cli_main(["train", "--fixed-sigma-l2", "--l2-twin", str(tmp_path / "f"),
+                     "--out", str(tmp_path / "g")]) == 1
+
+
 def test_init_warm_starts_from_weights_with_a_fresh_schedule(tmp_path, capsys):
     first = train(tiny_config(tmp_path / "a", iters=1)).checkpoint
     stage = tiny_config(tmp_path / "b", iters=1, seed=1, init=first, checkpoint_every=0)
