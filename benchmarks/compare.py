@@ -83,10 +83,11 @@ def ours(label: str, model: Path, *, scales=(1.0,), flip=True, threads=2, device
                 maps, est.close, settings, est)
 
 
-def official(label: str, repo: Path, checkpoint: Path, arch: str, *, threads=2) -> Side:
+def official(label: str, repo: Path, checkpoint: Path, arch: str, *, threads=2,
+             input_size: Optional[int] = None) -> Side:
     from benchmarks.official import OfficialPipeline
 
-    pipe = OfficialPipeline(repo, checkpoint, arch, threads=threads)
+    pipe = OfficialPipeline(repo, checkpoint, arch, threads=threads, input_size=input_size)
 
     def maps(path: str):
         if pipe.last_maps is None:
@@ -160,12 +161,34 @@ def decoder_on_maps(est, maps, reference: np.ndarray, image: str) -> dict:
     return pose_agreement(poses.keypoints, reference)
 
 
+def trained_model(checkpoint: Path, arch: str, cache: Path, *, fp16: bool = False,
+                  input_size: Optional[int] = None) -> Path:
+    """``checkpoint`` exported to ONNX once (cached by its name, size, date and the options)."""
+    stat = checkpoint.stat()
+    tag = f"{checkpoint.stem}_{stat.st_size}_{int(stat.st_mtime)}_{input_size or 'default'}"
+    path = cache / f"trained_{arch}_{tag}_{'fp16' if fp16 else 'fp32'}.onnx"
+    if not path.is_file():
+        from export.onnx_export import export_checkpoint
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_checkpoint(checkpoint, path, arch=arch, fp16=fp16, input_size=input_size)
+    return path
+
+
+def model_for(args, cache: Path, *, fp16: bool = False) -> Path:
+    """The ONNX model both sides' weights come from: --checkpoint's, else random weights."""
+    if args.checkpoint is not None:
+        return trained_model(args.checkpoint, args.arch, cache, fp16=fp16,
+                             input_size=args.input_size)
+    return random_model(args.arch, cache, fp16=fp16)
+
+
 def build_pair(name: str, args, cache: Path) -> Optional[Tuple[Side, Side]]:
-    fp32 = random_model(args.arch, cache)
+    fp32 = model_for(args, cache)
     base = dict(threads=args.threads, device="cpu")
     if name == "precision":
         return (ours("fp32", fp32, **base),
-                ours("fp16", random_model(args.arch, cache, fp16=True), **base))
+                ours("fp16", model_for(args, cache, fp16=True), **base))
     if name == "scales":
         return ours("scales 1", fp32, **base), ours("scales 2,1,0.5", fp32,
                                                     scales=(2.0, 1.0, 0.5), **base)
@@ -178,9 +201,9 @@ def build_pair(name: str, args, cache: Path) -> Optional[Tuple[Side, Side]]:
         return ours("CPU", fp32, **base), ours("CUDA", fp32, threads=args.threads,
                                                 device="cuda")
     if name == "official":
-        checkpoint = random_checkpoint(args.arch, cache)
+        checkpoint = args.checkpoint or random_checkpoint(args.arch, cache)
         return (official("official", args.official_repo, checkpoint, args.arch,
-                         threads=args.threads),
+                         threads=args.threads, input_size=args.input_size),
                 ours("swahr-infer", fp32, **base))
     raise ValueError(name)
 
@@ -238,7 +261,13 @@ def print_rows(rows: List[dict]) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", nargs="+", choices=PAIRS, default=list(PAIRS))
-    ap.add_argument("--arch", default="w32", help="random-weight architecture (default w32)")
+    ap.add_argument("--arch", default="w32", help="architecture (default w32): random weights, "
+                    "or --checkpoint's")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="trained weights of --arch (official names) for both sides instead of "
+                         "random ones: a same-poses check on real peaks")
+    ap.add_argument("--input-size", type=int, default=None,
+                    help="input size the checkpoint was trained at, if not the architecture's")
     ap.add_argument("--size", default="640x480", help="synthetic JPEG WxH (default 640x480)")
     ap.add_argument("--image", type=Path, default=None, help="image file instead")
     ap.add_argument("--runs", type=int, default=5)
@@ -279,7 +308,9 @@ def main(argv=None) -> int:
               f"{rows[-1]['b']} {rows[-1]['b_ms']['total']['median_ms']:.0f} ms",
               file=sys.stderr)
     print_rows(rows)
-    meta = {**machine_info(), "arch": args.arch, "image": image,
+    meta = {**machine_info(), "arch": args.arch,
+            "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
+            "input_size": args.input_size, "image": image,
             "image_size": f"{width}x{height}",
             "threads": args.threads, "loadavg_at_start": load_at_start,
             "command": " ".join(["python benchmarks/compare.py",

@@ -114,17 +114,68 @@ def _to_tensor_normalized(torch, image: np.ndarray):
     return T.Normalize(mean=list(MEAN), std=list(STD))(T.ToTensor()(image))
 
 
+def official_config(mods, repo, arch: str, *, input_size: Optional[int] = None):
+    """The official yacs config of ``arch``: its experiment file, or for the small members of
+    the family (``export.model.ARCHS``: w16-small, w8-tiny), the COCO W32 experiment with the
+    stage widths, module and block counts, deconv blocks and detection threshold of that
+    architecture, so that the official model class builds the same network."""
+    cfg = mods.cfg.clone()
+    cfg.defrost()
+    if arch in EXPERIMENTS:
+        cfg.merge_from_file(str(Path(repo) / EXPERIMENTS[arch]))
+    else:
+        from export.model import ARCHS
+
+        if arch not in ARCHS or ARCHS[arch].dataset != "coco":
+            raise ValueError(f"no official configuration for {arch!r}; choose from "
+                             f"{sorted(EXPERIMENTS)} or a COCO member of export.model.ARCHS")
+        spec = ARCHS[arch]
+        cfg.merge_from_file(str(Path(repo) / EXPERIMENTS["w32"]))
+        extra = cfg.MODEL.EXTRA
+        for i, name in enumerate(("STAGE2", "STAGE3", "STAGE4")):
+            branches = i + 2
+            extra[name].NUM_MODULES = spec.stage_modules[i]
+            extra[name].NUM_BLOCKS = [spec.stage_blocks[i]] * branches
+            extra[name].NUM_CHANNELS = list(spec.branch_widths[:branches])
+        extra.DECONV.NUM_CHANNELS = [spec.width]
+        extra.DECONV.NUM_BASIC_BLOCKS = spec.deconv_blocks
+        cfg.DATASET.INPUT_SIZE = spec.input_size
+        cfg.TEST.DETECTION_THRESHOLD = spec.detection_threshold
+    if input_size:
+        cfg.DATASET.INPUT_SIZE = int(input_size)
+    cfg.freeze()
+    return cfg
+
+
+def official_model(mods, cfg, arch: str):
+    """The official network for ``cfg``.  Its class builds ``layer1`` with four bottlenecks
+    whatever the config says; for an architecture with another number (``stem_blocks``), the
+    stem is rebuilt by the class's own ``_make_layer`` with that many."""
+    model = mods.net.get_pose_net(cfg, is_train=False)
+    if arch not in EXPERIMENTS:
+        from export.model import ARCHS
+
+        blocks = ARCHS[arch].stem_blocks
+        if blocks != len(model.layer1):
+            model.inplanes = 64
+            model.layer1 = model._make_layer(mods.net.Bottleneck, 64, blocks)
+    return model
+
+
 class OfficialPipeline:
     """The official per-image test loop with per-stage timings (see module docstring).
 
     Args:
         repo: SWAHR-HumanPose checkout.
         checkpoint: a state dict with the official names (e.g. ``benchmarks`` random weights).
-        arch: one of :data:`EXPERIMENTS`.
+        arch: one of :data:`EXPERIMENTS`, or a smaller member of the family from
+            ``export.model.ARCHS`` (see :func:`official_config`).
         scales, flip: ``TEST.SCALE_FACTOR`` and ``TEST.FLIP_TEST``.
         threads: torch intra-op threads (None: leave as is).
         device: torch device of the network and its maps ("cuda" runs it as the official
             tester does on a GPU: the parser then reads the maps from the device, as there).
+        input_size: ``DATASET.INPUT_SIZE`` if not the experiment's (weights trained at another
+            size, exported with the same ``--input-size``).
 
     Attributes:
         last_timings: ms per stage of the last :meth:`predict` (our stage names; ``inference``
@@ -134,24 +185,21 @@ class OfficialPipeline:
     """
 
     def __init__(self, repo, checkpoint, arch: str = "w32", *, scales: Sequence[float] = (1.0,),
-                 flip: bool = True, threads: Optional[int] = None, device: str = "cpu"):
+                 flip: bool = True, threads: Optional[int] = None, device: str = "cpu",
+                 input_size: Optional[int] = None):
         import torch
 
-        if arch not in EXPERIMENTS:
-            raise ValueError(f"no official experiment for {arch!r}; choose from "
-                             f"{sorted(EXPERIMENTS)}")
         self.torch = torch
         if threads:
             torch.set_num_threads(int(threads))
         self.mods = load_official_modules(Path(repo))
-        cfg = self.mods.cfg.clone()
+        cfg = official_config(self.mods, repo, arch, input_size=input_size)
         cfg.defrost()
-        cfg.merge_from_file(str(Path(repo) / EXPERIMENTS[arch]))
         cfg.TEST.SCALE_FACTOR = [float(s) for s in scales]
         cfg.TEST.FLIP_TEST = bool(flip)
         cfg.freeze()
         self.cfg = cfg
-        model = self.mods.net.get_pose_net(cfg, is_train=False)
+        model = official_model(self.mods, cfg, arch)
         model.load_state_dict(torch.load(str(checkpoint), map_location="cpu"), strict=True)
         self.device = torch.device(device)
         sync = torch.cuda.synchronize if self.device.type == "cuda" else None

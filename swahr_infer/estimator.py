@@ -59,6 +59,9 @@ class Estimator:
         input_size: nominal input size; default the model's (512 for W32, 640 for W48).
         detection_threshold, tag_threshold, max_num_people, nms_kernel, use_detection_val,
             adjust, refine: decoding parameters; default the model's metadata (official values).
+        assignment: "scipy" (default) or "munkres": the matching solver (see
+            :class:`~swahr_infer.decode.DecodeParams`); "munkres" gives the official code's
+            poses even where the matching has ties (needs ``pip install munkres``).
         joint_names, flip_index: override the model's layout (same joint count).
         dedup_oks: OKS threshold for suppressing duplicate skeletons of one person (off).
         min_score: drop persons scoring below this (off).
@@ -91,6 +94,7 @@ class Estimator:
                  tag_threshold: Optional[float] = None, max_num_people: Optional[int] = None,
                  nms_kernel: Optional[int] = None, use_detection_val: Optional[bool] = None,
                  adjust: Optional[bool] = None, refine: Optional[bool] = None,
+                 assignment: Optional[str] = None,
                  joint_names: Optional[Sequence[str]] = None,
                  flip_index: Optional[Sequence[int]] = None,
                  dedup_oks: Optional[float] = None, min_score: Optional[float] = None,
@@ -135,7 +139,8 @@ class Estimator:
             raise ValueError(f"input_size must be positive, not {self.input_size}")
         overrides = dict(detection_threshold=detection_threshold, tag_threshold=tag_threshold,
                          max_num_people=max_num_people, nms_kernel=nms_kernel,
-                         use_detection_val=use_detection_val, adjust=adjust, refine=refine)
+                         use_detection_val=use_detection_val, adjust=adjust, refine=refine,
+                         assignment=assignment)
         self.params = DecodeParams.from_defaults(
             self.info.decode, **{key: value for key, value in overrides.items() if value is not None})
         self.dedup_oks, self.min_score, self.max_people = dedup_oks, min_score, max_people

@@ -41,3 +41,11 @@ def dims(layout: str, *, multiple: int = 1, minimum: int = 1) -> Callable[[str],
         return values
 
     return parse
+
+
+def add_assignment(parser: argparse.ArgumentParser) -> None:
+    """``--assignment``: the matching solver of the decoder (scipy by default, or munkres)."""
+    parser.add_argument("--assignment", choices=("scipy", "munkres"), default=None,
+                        help="matching solver: scipy (default) or munkres, which gives the "
+                             "official code's poses even where the matching has cost ties "
+                             "(pip install munkres)")

@@ -28,7 +28,7 @@ import json
 import sys
 from pathlib import Path
 
-from .args import int_at_least
+from .args import add_assignment, int_at_least
 
 HELP = "measure COCO / CrowdPose keypoint AP of a model on an annotated data set"
 
@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where ONNX Runtime runs (default: CUDA if available)")
     parser.add_argument("--threads", type=int, default=0,
                         help="inference threads (default: the backend's choice)")
+    add_assignment(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                           flip=not args.no_flip, limit=args.limit, dataset=args.dataset,
                           results_file=args.out, progress=False if args.no_progress else None,
                           input_size=args.input_size, device=args.device,
-                          threads=args.threads or None)
+                          threads=args.threads or None, assignment=args.assignment)
     print(report.summary())
     if report.failures:
         print(f"{len(report.failures)} image(s) could not be evaluated:", file=sys.stderr)

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ImageError, OutputError
 from ..image_io import image_id_for, list_images
-from .args import int_at_least
+from .args import add_assignment, int_at_least
 
 HELP = "find poses in an image, a folder of images or a video"
 
@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
     parser.add_argument("--detection-threshold", type=float, default=None,
                         help="peak threshold (default: the model's, official value)")
+    add_assignment(parser)
     parser.add_argument("--min-score", type=float, default=None,
                         help="drop people scoring below this (default: keep all, as official)")
     parser.add_argument("--joint-threshold", type=float, default=0.0, metavar="T",
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                           scales=tuple(args.scales), flip=not args.no_flip,
                           input_size=args.input_size,
                           detection_threshold=args.detection_threshold,
+                          assignment=args.assignment,
                           min_score=args.min_score, threads=args.threads or None)
     results: List[Dict] = []
     failures: List[Tuple[str, str]] = []
@@ -149,6 +151,7 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
             batch_size=args.batch_size, backend=args.backend, scales=tuple(args.scales),
             flip=not args.no_flip, input_size=args.input_size,
             detection_threshold=args.detection_threshold, min_score=args.min_score,
+            **({} if args.assignment is None else {"assignment": args.assignment}),
             **({} if args.device == "auto" else {"device": args.device}))
     except ray.exceptions.RayError as exc:  # e.g. a worker could not load the model
         if getattr(args, "verbose", False):

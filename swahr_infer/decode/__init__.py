@@ -108,6 +108,7 @@ def _decode_maps(hm: np.ndarray, tg: np.ndarray, params: DecodeParams):
         cand, grouping_order(hm.shape[0]),
         detection_threshold=params.detection_threshold, tag_threshold=params.tag_threshold,
         max_num_people=params.max_num_people, use_detection_val=params.use_detection_val,
+        assignment=params.assignment,
     )
     if params.adjust:
         persons = adjust_joints(persons, hm)

@@ -14,10 +14,14 @@ its quirks, because identical poses need them:
   1e10 columns when there are more candidates than persons; a matched pair joins only when the
   raw distance is below ``tag_threshold``.
 
-Assignment: ``scipy.optimize.linear_sum_assignment`` (the official code uses ``munkres``).  Both
-return a minimum-cost assignment; they can differ only when several assignments cost exactly the
-same (ties), which the rounding makes possible whenever a candidate has the same rounded distance
-to several persons.  See SPEC.md "Ties".
+Assignment: ``scipy.optimize.linear_sum_assignment`` by default (the official code uses
+``munkres``).  Both return a minimum-cost assignment; they can differ only when several
+assignments cost exactly the same (ties), which the rounding makes possible whenever a candidate
+has the same rounded distance to several persons (SPEC.md "Ties").  On a trained model's maps
+such ties are common among the low-scoring people, so ``assignment="munkres"`` calls the
+``munkres`` package on the very matrix the official code hands it, for poses identical to the
+official code's (same munkres version) where ties occur; it costs about as much (tens of
+microseconds a joint at these sizes).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..errors import MissingDependencyError
 from .nms import Candidates, threshold_f32
 
 __all__ = ["group_candidates", "person_scores"]
@@ -96,6 +101,7 @@ def group_candidates(
     tag_threshold: float,
     max_num_people: int,
     use_detection_val: bool = True,
+    assignment: str = "scipy",
 ) -> np.ndarray:
     """Group candidates into persons.
 
@@ -107,6 +113,7 @@ def group_candidates(
         max_num_people: only this many persons (in opening order) are matched against.
         use_detection_val: cost = round(distance) * 100 - value (official default) instead of
             the raw distance.
+        assignment: "scipy" or "munkres" (see the module docstring).
 
     Returns:
         float32 [N, K, 3 + T] persons in opening order: (x, y, value, tag...) per joint, in
@@ -114,6 +121,7 @@ def group_candidates(
     """
     num_joints, _, t_dim = cand.tags.shape
     t32 = threshold_f32(detection_threshold)
+    solve = _solver(assignment)
     people = _People(num_joints, t_dim)
     for j in joint_order:
         xy, vals, tags = cand.joint(j)
@@ -134,7 +142,7 @@ def group_candidates(
         cost = np.round(dist) * 100 - vals.astype(np.float64)[:, None] if use_detection_val else dist
         if n > m:
             cost = np.concatenate([cost, np.full((n, n - m), PAD_COST)], axis=1)
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = solve(cost)
         for r, c in zip(rows.tolist(), cols.tolist()):
             if c < m and dist[r, c] < tag_threshold:
                 people.join(c, j, entries[r], tags[r])
@@ -143,6 +151,27 @@ def group_candidates(
     if len(people) == 0:
         return np.zeros((0, num_joints, 3 + t_dim), np.float32)
     return np.stack(people.rows)
+
+
+def _solver(assignment: str):
+    """cost float64 [n, m'] -> (rows, cols) of a minimum-cost assignment, rows ascending."""
+    if assignment == "scipy":
+        return linear_sum_assignment
+    if assignment != "munkres":
+        raise ValueError(f"unknown assignment {assignment!r}: scipy or munkres")
+    try:
+        from munkres import Munkres
+    except ImportError:
+        raise MissingDependencyError("munkres", "bench", "the munkres assignment",
+                                     install="pip install munkres") from None
+    solver = Munkres()
+
+    def solve(cost: np.ndarray):
+        # the official py_max_match: Munkres().compute on the (padded) float64 array itself
+        pairs = np.array(solver.compute(cost), np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+
+    return solve
 
 
 def person_scores(persons: np.ndarray) -> np.ndarray:

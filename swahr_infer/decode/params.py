@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+ASSIGNMENTS = ("scipy", "munkres")
+
 from ..metadata import DecodeDefaults
 
-__all__ = ["DecodeParams"]
+__all__ = ["ASSIGNMENTS", "DecodeParams"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,14 @@ class DecodeParams(DecodeDefaults):
         use_detection_val: matching cost round(distance) * 100 - value instead of distance.
         adjust: quarter-pixel shift towards the larger neighbour, then +0.5.
         refine: fill each person's missing joints from the whole map.
+        assignment: the solver of each joint's matching: "scipy" (``linear_sum_assignment``,
+            the default) or "munkres" (the ``munkres`` package, called as the official code
+            calls it).  They differ only where several assignments cost the same (SPEC.md
+            "Ties"); with "munkres" the poses equal the official code's run with the same
+            munkres version even then.  Not model metadata: a choice of the runtime.
     """
+
+    assignment: str = "scipy"
 
     def __post_init__(self) -> None:
         if not self.detection_threshold >= 0:
@@ -37,6 +46,9 @@ class DecodeParams(DecodeDefaults):
             raise ValueError(f"max_num_people must be >= 1, got {self.max_num_people}")
         if int(self.nms_kernel) < 1 or int(self.nms_kernel) % 2 == 0:
             raise ValueError(f"nms_kernel must be odd and >= 1, got {self.nms_kernel}")
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, "
+                             f"got {self.assignment!r}")
 
     @classmethod
     def from_defaults(cls, defaults: DecodeDefaults, **overrides) -> "DecodeParams":

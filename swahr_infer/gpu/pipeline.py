@@ -207,7 +207,7 @@ def decode_maps(maps: DeviceMaps, params: DecodeParams, stream=None,
     persons = group_candidates(
         candidates, grouping_order(k_count), detection_threshold=params.detection_threshold,
         tag_threshold=params.tag_threshold, max_num_people=params.max_num_people,
-        use_detection_val=params.use_detection_val)
+        use_detection_val=params.use_detection_val, assignment=params.assignment)
     if params.adjust:
         persons = adjust_with_shifts(persons, candidates, shifts)
     scores = person_scores(persons)

@@ -114,3 +114,43 @@ def test_official_pipeline_gives_our_maps(tmp_path, image):
     ours = compare.ours("ours", random_model("w32", cache), threads=2)
     diff = compare.maps_difference(pipe.last_maps, ours.maps(image))
     assert diff["heatmaps_max_abs"] < 1e-4 and diff["tags_max_abs"] < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SWAHR_OFFICIAL_REPO"),
+                    reason="opt-in: SWAHR_OFFICIAL_REPO=/path/to/SWAHR-HumanPose")
+def test_official_parity_script_on_a_small_architecture(tmp_path, image):
+    """A member of the family the official experiments do not have (w8-tiny: other widths,
+    module and block counts, one stem bottleneck) is built by the official model class from
+    the configuration benchmarks/official.py derives, loads our checkpoint strictly, and its
+    fused maps equal our exported model's; benchmarks/official_parity.py reports both solvers."""
+    pytest.importorskip("torch")
+    pytest.importorskip("yacs")
+    pytest.importorskip("munkres")
+    from benchmarks import official_parity
+    from benchmarks.official import OfficialPipeline
+    from swahr_infer.benchmark import random_checkpoint
+
+    cache = tmp_path / "cache"
+    checkpoint = random_checkpoint("w8-tiny", cache)
+    pipe = OfficialPipeline(os.environ["SWAHR_OFFICIAL_REPO"], checkpoint, "w8-tiny", threads=2,
+                            input_size=128)
+    assert len(pipe.model.fn.layer1) == 1 and pipe.cfg.DATASET.INPUT_SIZE == 128
+    pipe.predict(image)
+    model = compare.trained_model(checkpoint, "w8-tiny", cache, input_size=128)
+    diff = compare.maps_difference(pipe.last_maps, compare.ours("ours", model, threads=2).maps(image))
+    assert diff["heatmaps_max_abs"] < 1e-5 and diff["tags_max_abs"] < 1e-5
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(Path(image).read_bytes())
+    out = tmp_path / "parity.json"
+    assert official_parity.main([
+        "--official-repo", os.environ["SWAHR_OFFICIAL_REPO"], "--checkpoint", str(checkpoint),
+        "--arch", "w8-tiny", "--input-size", "128", "--images", str(folder), "--cache-dir",
+        str(cache), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["solver"] for r in rows] == ["scipy", "munkres"]
+    for r in rows:
+        assert r["images"] == 1
+        assert r["within_0.05px"] <= r["within_1px"] <= min(r["people"], r["official_people"])

@@ -17,8 +17,12 @@ ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)
 
 def reference_parse(heatmaps, tags, *, detection_threshold=0.1, tag_threshold=1.0,
                     max_num_people=30, nms_kernel=5, use_detection_val=True,
-                    adjust=True, refine=True):
-    """(persons float32 [N, K, 3+T], scores float32 [N]) in heatmap pixels."""
+                    adjust=True, refine=True, assignment="scipy"):
+    """(persons float32 [N, K, 3+T], scores float32 [N]) in heatmap pixels.
+
+    assignment: "scipy" (linear_sum_assignment) or "munkres" (Munkres().compute, pairs in
+    row order), the solver of each joint's matching.
+    """
     hm = np.asarray(heatmaps, np.float32)
     tg = np.asarray(tags, np.float32)
     if tg.ndim == 3:
@@ -60,7 +64,13 @@ def reference_parse(heatmaps, tags, *, detection_threshold=0.1, tag_threshold=1.
         n, m = cost.shape
         if n > m:
             cost = np.concatenate([cost, np.full((n, n - m), 1e10)], axis=1)
-        rows, cols = linear_sum_assignment(cost)
+        if assignment == "munkres":
+            from munkres import Munkres
+
+            pairs = Munkres().compute(cost)
+            rows, cols = [r for r, _ in pairs], [c for _, c in pairs]
+        else:
+            rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows, cols):
             if r < n and c < m and dist[r, c] < tag_threshold:
                 people[keys[c]][j] = joints[r]

@@ -89,3 +89,30 @@ def test_identical_to_the_official_parser(official, seed, people, shape, t_dim, 
                    params=params)
     want = np.array([f[:, :3] for f in final], np.float32).reshape(-1, joints, 3)
     np.testing.assert_allclose(poses.keypoints, want, atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,t_dim", [(0, 1), (1, 2)])
+def test_munkres_assignment_is_identical_even_with_ties(official, seed, t_dim):
+    """Noise maps (what random weights give): 30 "people" whose tags lie within a unit of each
+    other, so the rounded matching costs tie all the time.  With ``assignment="munkres"`` the
+    decoder still returns the official parser's persons exactly (same munkres package), where
+    scipy's solver picks other, equally cheap assignments.  The heatmap values are all
+    distinct: equal values order by flat index in our top-k, by whatever torch.topk does in the
+    official one (not specified, and not ours on CPU), a tie of another kind."""
+    torch = official[0]
+    params = DecodeParams(assignment="munkres")
+    rng = np.random.default_rng(seed)
+    size = 17 * 96 * 128
+    hm = (rng.permutation(size).astype(np.float32) * np.float32(0.3 / size)).reshape(17, 96, 128)
+    assert len(np.unique(hm)) == size
+    tg = rng.standard_normal((17, 96, 128, t_dim)).astype(np.float32) * 0.4
+    grouped, scores = _parser(official, params).parse(torch.from_numpy(hm)[None],
+                                                      torch.from_numpy(tg)[None], True, True)
+    theirs = np.array(grouped[0], np.float32).reshape(-1, 17, 3 + t_dim)
+    ours, our_scores = group_poses(hm, tg, params)
+    assert len(theirs) >= 30
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(our_scores, np.array(scores, np.float32))
+    scipy_persons, _ = group_poses(hm, tg, DecodeParams())
+    assert scipy_persons.shape != theirs.shape or not np.array_equal(scipy_persons, theirs)

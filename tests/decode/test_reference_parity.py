@@ -1,7 +1,8 @@
 """The fast decoder against the slow literal reference (tests/decode/reference.py).
 
-Both use scipy's assignment on bit-identical cost matrices, so they must agree exactly even on
-inputs with assignment ties (orphan candidates, crowds beyond the 30-person window); inputs here
+Both use the same assignment solver (scipy's, or with ``assignment="munkres"`` the munkres
+package's) on bit-identical cost matrices, so they must agree exactly even on inputs with
+assignment ties (orphan candidates, crowds beyond the 30-person window); inputs here
 are varied on purpose: map sizes that are not multiples of the tile, T = 1, 2, 3, noise-free
 maps (plateaus and equal objective values everywhere), pure noise, other NMS kernels and
 thresholds, adjust / refine off.
@@ -53,14 +54,38 @@ def test_matches_reference_on_varied_synthetic_maps(seed):
     _assert_same(*_case(seed))
 
 
+@pytest.mark.parametrize("assignment", ["scipy", "munkres"])
 @pytest.mark.parametrize("seed", range(4))
-def test_matches_reference_on_pure_noise(seed):
+def test_matches_reference_on_pure_noise(seed, assignment):
     """Random heatmaps and tags: many peaks, fragments, merges, ties everywhere."""
     rng = np.random.default_rng(100 + seed)
     k, h, w = 17, int(rng.integers(16, 40)), int(rng.integers(16, 48))
     hm = rng.uniform(-0.05, 0.3, (k, h, w)).astype(np.float32)
     tg = (rng.normal(0, 1.5, (k, h, w, 2))).astype(np.float32)
-    _assert_same(hm, tg, dict(detection_threshold=0.2))
+    _assert_same(hm, tg, dict(detection_threshold=0.2, assignment=assignment))
+
+
+def test_the_solvers_break_ties_differently_and_agree_without_ties():
+    """Noise maps whose 30 "people" have tags within a unit of each other tie the rounded costs:
+    there scipy and munkres pick different (equally cheap) assignments, each exactly as the
+    reference does with the same solver; on tie-free synthetic people they agree."""
+    rng = np.random.default_rng(0)
+    hm = rng.permutation(17 * 48 * 64).astype(np.float32).reshape(17, 48, 64) * np.float32(3e-6)
+    tg = rng.standard_normal((17, 48, 64, 1)).astype(np.float32) * np.float32(0.4)
+    by_solver = {}
+    for assignment in ("scipy", "munkres"):
+        params = dict(detection_threshold=0.1, assignment=assignment)
+        _assert_same(hm, tg, params)
+        by_solver[assignment] = group_poses(hm, tg, DecodeParams(**params))[0]
+    assert len(by_solver["scipy"]) >= 25
+    assert (by_solver["scipy"].shape != by_solver["munkres"].shape
+            or not np.array_equal(by_solver["scipy"], by_solver["munkres"]))
+    kps = random_people(6, (96, 128), seed=3)
+    hm, tg = render_maps(kps, (96, 128), sigma=2.0, num_tag_dims=2, noise=0.01, tag_noise=0.05,
+                         seed=3)
+    scipy_p, munkres_p = (group_poses(hm, tg, DecodeParams(assignment=a)) for a in ("scipy", "munkres"))
+    np.testing.assert_array_equal(scipy_p[0], munkres_p[0])
+    np.testing.assert_array_equal(scipy_p[1], munkres_p[1])
 
 
 def test_matches_reference_on_quantised_maps():

@@ -241,6 +241,9 @@ def test_params_defaults_overrides_and_validation():
         DecodeParams(nms_kernel=4)
     with pytest.raises(ValueError):
         DecodeParams(max_num_people=0)
+    with pytest.raises(ValueError, match="scipy, munkres"):
+        DecodeParams(assignment="hungarian")
+    assert DecodeParams.from_defaults(DecodeDefaults(), assignment="munkres").assignment == "munkres"
     hm, tg = blank()
     with pytest.raises(TypeError):
         decode(hm, tg, not_a_param=1)
@@ -275,3 +278,23 @@ def test_non_finite_check_can_be_skipped_for_checked_maps():
     hm, tg = blank()
     tg[2, 1, 1, 0] = np.nan  # a tag nobody reads
     assert len(decode(hm, tg, check_finite=False)) == 0
+
+
+def test_munkres_assignment_without_the_package_names_the_install(monkeypatch):
+    import builtins
+
+    from swahr_infer.errors import MissingDependencyError
+
+    real_import = builtins.__import__
+
+    def no_munkres(name, *args, **kwargs):
+        if name == "munkres":
+            raise ImportError("No module named 'munkres'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_munkres)
+    hm, tg = blank()
+    put_peak(hm, tg, 0, 10, 10, 0.9, (0.0, 0.0))
+    group_poses(hm, tg, DecodeParams())  # scipy needs nothing more
+    with pytest.raises(MissingDependencyError, match="pip install munkres"):
+        group_poses(hm, tg, DecodeParams(assignment="munkres"))

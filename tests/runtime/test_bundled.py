@@ -88,3 +88,26 @@ def test_joint_threshold_hides_unsure_joints_in_the_picture_only(tmp_path):
     painted = {t: int((np.abs(pictures[t] - pictures["100"]).max(axis=2) > 40).sum())
                for t in ("0", "0.3")}
     assert painted["0"] > painted["0.3"] > 0, painted
+
+
+def test_assignment_option_reaches_the_decoder(tmp_path, example_poses):
+    """On the example the bundled model's low-scoring people tie in the matching, so
+    ``--assignment munkres`` (the official solver) groups some of them otherwise than the
+    default scipy solver; the confident people are the same either way."""
+    path = tmp_path / "munkres.json"
+    assert main(["predict", str(example_image()), "--json", str(path), "--threads", "1",
+                 "--no-progress", "--assignment", "munkres"]) == 0
+    results = json.loads(path.read_text())
+    munkres = np.array([r["keypoints"] for r in results], np.float32).reshape(-1, 17, 3)
+    scores = np.array([r["score"] for r in results], np.float32)
+    direct = Estimator(threads=1, assignment="munkres").predict(str(example_image()))
+    assert np.allclose(munkres[..., :2], direct.keypoints[..., :2], atol=1e-2)
+    assert len(munkres) == len(example_poses)
+    differs = ~np.isclose(scores, example_poses.scores, atol=1e-4)
+    assert differs.any()  # another tie order, through the CLI flag
+    confident = example_poses.scores > 0.8
+    assert confident.sum() >= 2 and not differs[confident].any()
+    assert np.allclose(munkres[confident, :, :2], example_poses.keypoints[confident, :, :2],
+                       atol=1e-3)
+    with pytest.raises(SystemExit):
+        main(["predict", str(example_image()), "--assignment", "hungarian"])
