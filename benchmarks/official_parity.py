@@ -58,9 +58,11 @@ def run(args) -> Dict[str, object]:
     if not images:
         raise SystemExit(f"no images in {args.images}")
     official = OfficialPipeline(args.official_repo, args.checkpoint, args.arch,
-                                threads=args.threads, input_size=args.input_size)
+                                threads=args.threads, input_size=args.input_size,
+                                scales=args.scales, flip=not args.no_flip)
     model = trained_model(args.checkpoint, args.arch, args.cache_dir, input_size=args.input_size)
-    ours = {s: Estimator(model, threads=args.threads, assignment=s) for s in SOLVERS}
+    ours = {s: Estimator(model, threads=args.threads, assignment=s, scales=args.scales,
+                         flip=not args.no_flip) for s in SOLVERS}
     totals = {s: {"official_people": 0, "people": 0, "within_0.05px": 0, "within_1px": 0,
                   "max_px_diff": 0.0, "max_score_diff": 0.0, "images_identical": 0,
                   "seconds": 0.0} for s in SOLVERS}
@@ -91,7 +93,8 @@ def run(args) -> Dict[str, object]:
              "official_ms_per_image": 1000 * official_seconds / len(images)} for s in SOLVERS]
     return {"kind": "official_parity", "meta": {
         **machine_info(), "checkpoint": str(args.checkpoint), "arch": args.arch,
-        "input_size": args.input_size, "images": str(args.images), "count": len(images),
+        "input_size": args.input_size, "scales": list(args.scales), "flip": not args.no_flip,
+        "images": str(args.images), "count": len(images),
         "threads": args.threads,
         "command": " ".join(["python benchmarks/official_parity.py", *sys.argv[1:]])},
         "rows": rows}
@@ -106,6 +109,9 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--input-size", type=int, default=None,
                     help="input size it was trained at, if not the architecture's")
     ap.add_argument("--images", type=Path, required=True, help="a folder of images (or one)")
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0],
+                    help="test scales of both pipelines (default 1; e.g. 2 1 0.5)")
+    ap.add_argument("--no-flip", action="store_true", help="flip test off in both")
     ap.add_argument("--limit", type=int, default=20, help="first N images (default 20)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
