@@ -434,9 +434,11 @@ def bench_e2e(cp, torch, args, frame) -> None:
     args.rows.append(row("e2e", "target: ours (graphs) / network floor", ours / results["network"],
                          unit="ratio", target="<= 1.3"))
     if args.official_repo:
-        est = Estimator(str(checkpoint), device="cuda", precision="fp32")
-        found["ours, torch fp32 eager"] = est.predict(frame).keypoints
-        est.close()
+        for assignment in ("scipy", "munkres"):  # munkres: the official solver's tie order
+            est = Estimator(str(checkpoint), device="cuda", precision="fp32", assignment=assignment)
+            label = "ours, torch fp32 eager" + (", munkres" if assignment == "munkres" else "")
+            found[label] = est.predict(frame).keypoints
+            est.close()
         bench_official_gpu(args, checkpoint, frame, ours, found)
 
 
