@@ -312,8 +312,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
     ``cfg.threads`` applies for the run; torch's thread count is restored afterwards.
     With ``cfg.l2_twin_dir`` the fixed-sigma L2 ablation (:func:`twin_config`) trains in the
-    same process on the very same batches: the data, which bounds a GPU run's speed, is drawn
-    once for both arms, and the two see exactly the same samples in the same order.
+    same process on the very same batches: the data is drawn once for both arms, and the two
+    see exactly the same samples in the same order (on the CPU, bit for bit what two separate
+    runs give).
     """
     cfg = cfg.resolved()
     if cfg.input_size % 32:
