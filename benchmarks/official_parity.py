@@ -66,10 +66,15 @@ def run(args) -> Dict[str, object]:
     totals = {s: {"official_people": 0, "people": 0, "within_0.05px": 0, "within_1px": 0,
                   "max_px_diff": 0.0, "max_score_diff": 0.0, "images_identical": 0,
                   "seconds": 0.0} for s in SOLVERS}
-    official_seconds = 0.0
+    official_seconds, failures = 0.0, []
     for path in images:
         start = time.perf_counter()
-        their_kp, their_scores = official.predict(str(path))
+        try:
+            their_kp, their_scores = official.predict(str(path))
+        except Exception as exc:  # noqa: BLE001 - a bad file is reported and skipped
+            failures.append({"file": str(path), "reason": f"{type(exc).__name__}: {exc}"})
+            print(f"skipped {path}: {failures[-1]['reason']}", file=sys.stderr)
+            continue
         official_seconds += time.perf_counter() - start
         for solver, est in ours.items():
             start = time.perf_counter()
@@ -88,14 +93,17 @@ def run(args) -> Dict[str, object]:
             t["images_identical"] += int(exact["matched"] == len(their_kp) == len(poses.keypoints))
     for est in ours.values():
         est.close()
-    rows = [{"solver": s, "images": len(images), **totals[s],
-             "ms_per_image": 1000 * totals[s]["seconds"] / len(images),
-             "official_ms_per_image": 1000 * official_seconds / len(images)} for s in SOLVERS]
+    done = len(images) - len(failures)
+    if done == 0:
+        raise SystemExit("no image could be read")
+    rows = [{"solver": s, "images": done, **totals[s],
+             "ms_per_image": 1000 * totals[s]["seconds"] / done,
+             "official_ms_per_image": 1000 * official_seconds / done} for s in SOLVERS]
     return {"kind": "official_parity", "meta": {
         **machine_info(), "checkpoint": str(args.checkpoint), "arch": args.arch,
         "input_size": args.input_size, "scales": list(args.scales), "flip": not args.no_flip,
         "images": str(args.images), "count": len(images),
-        "threads": args.threads,
+        "threads": args.threads, "failures": failures,
         "command": " ".join(["python benchmarks/official_parity.py", *sys.argv[1:]])},
         "rows": rows}
 

@@ -144,12 +144,15 @@ def test_official_parity_script_on_a_small_architecture(tmp_path, image):
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(Path(image).read_bytes())
+    (folder / "b.jpg").write_bytes(b"not a JPEG")  # reported and skipped
     out = tmp_path / "parity.json"
     assert official_parity.main([
         "--official-repo", os.environ["SWAHR_OFFICIAL_REPO"], "--checkpoint", str(checkpoint),
         "--arch", "w8-tiny", "--input-size", "128", "--images", str(folder), "--cache-dir",
         str(cache), "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
+    payload = json.loads(out.read_text())
+    rows = payload["rows"]
+    assert [f["file"].endswith("b.jpg") for f in payload["meta"]["failures"]] == [True]
     assert [r["solver"] for r in rows] == ["scipy", "munkres"]
     for r in rows:
         assert r["images"] == 1
