@@ -2,7 +2,8 @@
 
 Given a checkout of greatlog/SWAHR-HumanPose (never copied into this project), this loads its
 model class (``lib/models/pose_higher_hrnet.py``, configured by its yacs defaults and the
-experiment YAML of the architecture) with *our* checkpoint (same state-dict names), and replays
+experiment YAML of the architecture; for our smaller members of the family, the W32 experiment
+adjusted by :func:`official_config`) with *our* checkpoint (same state-dict names), and replays
 the per-image loop of its ``tools/dist_valid.py`` worker with its own functions:
 ``get_multi_scale_size`` and ``resize_align_multi_scale`` (preprocessing), the model twice with
 flip inside ``get_multi_stage_outputs``, ``aggregate_results`` (fusion), ``HeatmapParser.parse``

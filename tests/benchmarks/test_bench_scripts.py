@@ -157,3 +157,29 @@ def test_official_parity_script_on_a_small_architecture(tmp_path, image):
     for r in rows:
         assert r["images"] == 1
         assert r["within_0.05px"] <= r["within_1px"] <= min(r["people"], r["official_people"])
+
+
+def test_compare_with_a_trained_checkpoint_exports_it_once(tmp_path, image):
+    """``compare.py --checkpoint``: both sides of a pair run that checkpoint's ONNX export (at
+    the given input size), exported into the cache once and reused."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxslim")
+    from swahr_infer.benchmark import random_checkpoint
+
+    checkpoint = random_checkpoint("w8-tiny", tmp_path / "ckpt", seed=3)
+    cache, out = tmp_path / "cache", tmp_path / "cmp.json"
+    argv = ["--pairs", "flip", "--arch", "w8-tiny", "--checkpoint", str(checkpoint),
+            "--input-size", "128", "--image", image, "--runs", "1", "--warmup", "0",
+            "--threads", "1", "--cache-dir", str(cache), "--json", str(out), "--no-plot"]
+    assert compare.main(argv) == 0
+    payload = json.loads(out.read_text())
+    row = payload["rows"][0]
+    assert payload["meta"]["checkpoint"] == str(checkpoint) and payload["meta"]["input_size"] == 128
+    assert row["a_settings"]["model"].startswith("trained_w8-tiny_")
+    exported = sorted(cache.glob("trained_*.onnx"))
+    assert len(exported) == 1
+    from swahr_infer import Estimator
+
+    assert Estimator(exported[0]).input_size == 128
+    stamp = exported[0].stat().st_mtime_ns
+    assert compare.main(argv) == 0 and exported[0].stat().st_mtime_ns == stamp  # reused
