@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +14,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a folder of scripts, not an ins
 
 from benchmarks import compare, latency  # noqa: E402
 from swahr_infer.benchmark import STAGES, synthetic_image_file  # noqa: E402
+from tests.official_code import REPO as OFFICIAL_REPO, requires_official  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,7 @@ def test_plots_write_png(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("SWAHR_OFFICIAL_REPO"),
-                    reason="opt-in: SWAHR_OFFICIAL_REPO=/path/to/SWAHR-HumanPose")
+@requires_official
 def test_official_pipeline_gives_our_maps(tmp_path, image):
     """The official model class with our W32 weights and its test loop give the fused maps
     our exported model and fusion give (one W32 run each: about a minute on 2 cores)."""
@@ -106,7 +105,7 @@ def test_official_pipeline_gives_our_maps(tmp_path, image):
     from swahr_infer.benchmark import random_checkpoint, random_model
 
     cache = ROOT / "benchmarks" / ".cache"
-    pipe = OfficialPipeline(os.environ["SWAHR_OFFICIAL_REPO"], random_checkpoint("w32", cache),
+    pipe = OfficialPipeline(OFFICIAL_REPO, random_checkpoint("w32", cache),
                             "w32", threads=2)
     keypoints, scores = pipe.predict(image)
     assert keypoints.shape == (len(scores), 17, 3)
@@ -117,8 +116,7 @@ def test_official_pipeline_gives_our_maps(tmp_path, image):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("SWAHR_OFFICIAL_REPO"),
-                    reason="opt-in: SWAHR_OFFICIAL_REPO=/path/to/SWAHR-HumanPose")
+@requires_official
 def test_official_parity_script_on_a_small_architecture(tmp_path, image):
     """A member of the family the official experiments do not have (w8-tiny: other widths,
     module and block counts, one stem bottleneck) is built by the official model class from
@@ -133,7 +131,7 @@ def test_official_parity_script_on_a_small_architecture(tmp_path, image):
 
     cache = tmp_path / "cache"
     checkpoint = random_checkpoint("w8-tiny", cache)
-    pipe = OfficialPipeline(os.environ["SWAHR_OFFICIAL_REPO"], checkpoint, "w8-tiny", threads=2,
+    pipe = OfficialPipeline(OFFICIAL_REPO, checkpoint, "w8-tiny", threads=2,
                             input_size=128)
     assert len(pipe.model.fn.layer1) == 1 and pipe.cfg.DATASET.INPUT_SIZE == 128
     pipe.predict(image)
@@ -147,7 +145,7 @@ def test_official_parity_script_on_a_small_architecture(tmp_path, image):
     (folder / "b.jpg").write_bytes(b"not a JPEG")  # reported and skipped
     out = tmp_path / "parity.json"
     assert official_parity.main([
-        "--official-repo", os.environ["SWAHR_OFFICIAL_REPO"], "--checkpoint", str(checkpoint),
+        "--official-repo", OFFICIAL_REPO, "--checkpoint", str(checkpoint),
         "--arch", "w8-tiny", "--input-size", "128", "--images", str(folder), "--cache-dir",
         str(cache), "--json", str(out)]) == 0
     payload = json.loads(out.read_text())

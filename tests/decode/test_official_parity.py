@@ -10,10 +10,7 @@ of cost ties (SPEC.md "Ties"), so the poses must be identical: same persons in t
 keypoints within 1e-3 px, the same values and scores.
 """
 
-import importlib.util
-import os
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,16 +19,10 @@ from swahr_infer.affine import box_affine
 from swahr_infer.decode import DecodeParams, decode, group_poses
 from swahr_infer.preprocess import scale_geometry
 from swahr_infer.synthetic import random_people, render_maps
+from tests.official_code import load_official, requires_official
 
-REPO = os.environ.get("SWAHR_OFFICIAL_REPO")
-pytestmark = pytest.mark.skipif(not REPO, reason="set SWAHR_OFFICIAL_REPO to an official checkout")
+pytestmark = requires_official
 
-
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, Path(REPO) / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +30,8 @@ def official():
     torch = pytest.importorskip("torch")
     pytest.importorskip("munkres")
     torch.set_num_threads(1)
-    group = _load("lib/core/group.py", "swahr_official_group")
-    transforms = _load("lib/utils/transforms.py", "swahr_official_transforms")
+    group = load_official("lib/core/group.py", "swahr_official_group")
+    transforms = load_official("lib/utils/transforms.py", "swahr_official_transforms")
     return torch, group.HeatmapParser, transforms.get_final_preds
 
 

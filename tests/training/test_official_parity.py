@@ -16,8 +16,6 @@ official W32 experiment file.  What it checks: the total the official trainer ba
 network output equal ours, which is what makes our SAHR / WAHR arm the paper's.
 """
 
-import importlib.util
-import os
 import types
 from pathlib import Path
 
@@ -31,22 +29,16 @@ from export.losses import LossConfig, SwahrLoss  # noqa: E402
 from export.synthetic_people import SceneConfig, render_scene  # noqa: E402
 from export.targets import keypoints_to_output, stage_targets  # noqa: E402
 from export.train import TrainConfig, make_batch  # noqa: E402
+from tests.official_code import REPO, load_official, requires_official  # noqa: E402
 
-REPO = os.environ.get("SWAHR_OFFICIAL_REPO")
-pytestmark = pytest.mark.skipif(not REPO, reason="set SWAHR_OFFICIAL_REPO to an official checkout")
+pytestmark = requires_official
 K = 17
 
-
-def load(relative, name):
-    spec = importlib.util.spec_from_file_location(name, Path(REPO) / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def official():
-    module = load("lib/core/loss.py", "swahr_official_loss")
+    module = load_official("lib/core/loss.py", "swahr_official_loss")
     # its AE loss returns zeros for images with fewer than two people through make_input(...),
     # which moves them to CUDA; the values are the same on the CPU
     module.make_input = lambda t, requires_grad=False, need_cuda=True: t.sum()
@@ -111,7 +103,8 @@ def test_factors_are_read_from_the_official_experiment(w32_loss_config):
 
 @pytest.mark.parametrize("seed", [3, 4, 5, 6])
 def test_targets_equal_the_official_generators(seed):
-    generators = load("lib/dataset/target_generators/target_generators.py", "swahr_official_targets")
+    generators = load_official("lib/dataset/target_generators/target_generators.py",
+                               "swahr_official_targets")
     rng = np.random.default_rng(seed)
     size = 128
     keypoints = render_scene(rng, (size, size), SceneConfig(people=(2, 6))).keypoints
