@@ -306,6 +306,13 @@ def twin_config(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, fixed_sigma_l2=True, out_dir=cfg.l2_twin_dir, l2_twin_dir="")
 
 
+def l2_twin_conflict(cfg: TrainConfig) -> bool:
+    """Whether ``cfg`` asks for an L2 twin it cannot have: the run is itself the L2 arm, or the
+    twin would write into the run's own directory."""
+    return bool(cfg.l2_twin_dir) and (
+        cfg.fixed_sigma_l2 or os.path.abspath(cfg.l2_twin_dir) == os.path.abspath(cfg.out_dir))
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Run training as configured; return where the final weights are.
 
@@ -319,8 +326,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     cfg = cfg.resolved()
     if cfg.input_size % 32:
         raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
-    if cfg.l2_twin_dir and (cfg.fixed_sigma_l2 or
-                            os.path.abspath(cfg.l2_twin_dir) == os.path.abspath(cfg.out_dir)):
+    if l2_twin_conflict(cfg):
         raise ValueError("an L2 twin needs a SWAHR run (no fixed_sigma_l2) and its own directory")
     threads = torch.get_num_threads()
     if cfg.threads > 0:

@@ -21,7 +21,8 @@
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
 # Steps are capped by timeouts (TRAIN_TIMEOUT seconds a training process, default 240; 3 min
 # scoring); with PAIRED=0 the second arm runs even if the first failed; an arm stopped by
-# its timeout returns its latest checkpoint (CHECKPOINT_EVERY iterations, default 0 = none) instead of the final weights.
+# its timeout returns its latest checkpoint (CHECKPOINT_EVERY iterations, default 0 = none)
+# instead of the final weights.
 # Exporting needs onnxslim and scoring pycocotools or xtcocotools, which the device machine
 # lacks (scripts/gpu_prepare.sh stages wheels of both in .whl/); without a scorer the script
 # prints the command that scores the returned files here, on the CPU, at no device time.

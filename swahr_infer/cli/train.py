@@ -26,8 +26,6 @@ A second stage from trained weights (fresh Adam and schedule; another seed, so o
 
 from __future__ import annotations
 
-import os
-
 HELP = "train a SWAHR model on synthetic people (PyTorch)"
 
 
@@ -79,14 +77,12 @@ def run(args) -> int:
     except ImportError as exc:
         raise MissingDependencyError("torch", "export", "training") from exc
     from export.model import ARCHS
-    from export.train import TrainConfig, train
+    from export.train import TrainConfig, l2_twin_conflict, train
 
     if args.arch not in ARCHS:
         raise ModelError(f"unknown architecture {args.arch!r}; known: {', '.join(ARCHS)}")
     if args.input_size < 0 or args.input_size % 32:
         raise ModelError(f"--input-size must be a positive multiple of 32, got {args.input_size}")
-    if args.l2_twin and (args.fixed_sigma_l2 or os.path.abspath(args.l2_twin) == os.path.abspath(args.out)):
-        raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other than --out")
 
     cfg = TrainConfig(
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
@@ -96,6 +92,9 @@ def run(args) -> int:
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=args.progress)
+    if l2_twin_conflict(cfg):
+        raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other "
+                         "than --out")
     result = train(cfg, resume=args.resume)
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
           f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")
