@@ -30,10 +30,10 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from swahr_infer.benchmark import format_table, machine_info, pose_agreement, write_json  # noqa: E402
+from swahr_infer.decode.params import ASSIGNMENTS as SOLVERS  # noqa: E402
 from swahr_infer.image_io import list_images  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SOLVERS = ("scipy", "munkres")
 
 
 def score_difference(ours: np.ndarray, our_scores: np.ndarray, theirs: np.ndarray,
