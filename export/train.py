@@ -256,12 +256,16 @@ def _loader(cfg: TrainConfig, start: int, cuda: bool) -> torch.utils.data.DataLo
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss,
-          batch: Dict[str, object], lr: float) -> LossTerms:
-    """One optimisation step on one batch already on the model's device; returns the loss terms."""
+          batch: Dict[str, object], lr: float,
+          memory_format: torch.memory_format = torch.channels_last) -> LossTerms:
+    """One optimisation step on one batch already on the model's device; returns the loss terms.
+
+    On CUDA the images go in ``memory_format``, the layout :func:`_setup` gives the model there
+    (benchmarks/train_profile.py passes another to measure what the layout costs)."""
     images = batch["images"]
     cuda = images.device.type == "cuda"
     if cuda:
-        images = images.contiguous(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=memory_format)
     for group in optimizer.param_groups:
         group["lr"] = lr
     with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=cuda):
