@@ -19,7 +19,7 @@ Variants, each with fresh models (same seed, so the same initial weights) and a 
 ``default`` (the trainer as it is), ``fused-adam`` (``torch.optim.Adam(fused=True)``),
 ``channels-first`` (no channels-last on CUDA), ``compile`` (``torch.compile`` of each model;
 compiling shows in the warm-up time) and ``graphs`` (CUDA only: each arm's whole step captured
-as one CUDA graph, :class:`GraphedStep`).  A variant that fails is reported with its error and
+as one CUDA graph, :class:`export.graph_step.GraphedStep`, what ``train --cuda-graphs`` runs).  A variant that fails is reported with its error and
 the others still run.  Prints a table and writes JSON.
 
     python benchmarks/train_profile.py --arch w16-small --input-size 384 --batch-size 32 \\
@@ -40,14 +40,15 @@ from typing import Callable, Dict, List
 
 import torch
 
+from export.graph_step import GraphedStep, StaticBatch
 from export.train import TrainConfig, _device, _loader, _setup, _step, _to_device, twin_config
 
 VARIANTS = ("default", "fused-adam", "channels-first", "compile", "graphs")
 
 
 def _arms(cfg: TrainConfig, variant: str, device: torch.device, twin: bool) -> List[Callable]:
-    """One step function per arm (``step(batch)``), built as the trainer builds its arms, then
-    varied."""
+    """One step function per arm (``step(batch, lr)``), built as the trainer builds its arms,
+    then varied."""
     layout = torch.contiguous_format if variant == "channels-first" else torch.channels_last
     steps = []
     for arm_cfg in [cfg] + ([twin_config(cfg)] if twin else []):
@@ -60,66 +61,10 @@ def _arms(cfg: TrainConfig, variant: str, device: torch.device, twin: bool) -> L
             model = torch.compile(model)
         model.train()
         if variant == "graphs":
-            steps.append(GraphedStep(model, loss_fn, arm_cfg.lr))
+            steps.append(GraphedStep(model, optimizer, loss_fn))
         else:
-            steps.append(partial(_step, model, optimizer, loss_fn, lr=arm_cfg.lr, memory_format=layout))
+            steps.append(partial(_step, model, optimizer, loss_fn, memory_format=layout))
     return steps
-
-
-class GraphedStep:
-    """One arm's whole training step (forward under bf16 autocast, loss, backward, Adam) captured
-    once as a CUDA graph and replayed on each batch: a replay launches every kernel of the step
-    at once, so what the host spends issuing them one by one is gone.
-
-    The graph reads its inputs from fixed tensors (each batch is copied into them), so the batch
-    and input size cannot change; Adam is the capturable one with its rate as a device tensor;
-    autocast runs without its weight-cast cache (cached casts would live outside the graph).
-    Built on the first batch: three eager steps on a side stream (cuDNN picks its algorithms,
-    Adam creates its state), then the capture.
-    """
-
-    def __init__(self, model: torch.nn.Module, loss_fn, lr: float, warmup: int = 3):
-        self.model, self.loss_fn, self.warmup = model, loss_fn, warmup
-        device = next(model.parameters()).device
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=torch.tensor(lr, device=device),
-                                          capturable=True)
-        self.graph = None
-        self.batch: Dict[str, object] = {}
-
-    def _forward_backward(self) -> None:
-        images = self.batch["images"].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False):
-            outputs = self.model(images)
-        terms = self.loss_fn(outputs, self.batch["heatmaps"], self.batch["masks"], self.batch["indices"])
-        terms.total.backward()
-
-    def _capture(self, batch: Dict[str, object]) -> None:
-        self.batch = {k: [t.clone() for t in v] if isinstance(v, list) else v.clone() for k, v in batch.items()}
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(self.warmup):
-                self.optimizer.zero_grad(set_to_none=True)
-                self._forward_backward()
-                self.optimizer.step()
-        torch.cuda.current_stream().wait_stream(side)
-        self.optimizer.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients
-        self.graph = torch.cuda.CUDAGraph()
-        # thread-local: the DataLoader's pinning thread allocates host memory meanwhile
-        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
-            self._forward_backward()
-            self.optimizer.step()
-
-    def __call__(self, batch: Dict[str, object]) -> None:
-        if self.graph is None:
-            self._capture(batch)
-        for key, value in batch.items():
-            if isinstance(value, list):
-                for static, new in zip(self.batch[key], value):
-                    static.copy_(new, non_blocking=True)
-            else:
-                self.batch[key].copy_(value, non_blocking=True)
-        self.graph.replay()
 
 
 def _profile(run: Callable[[], None], iters: int, sync: Callable[[], None], cuda: bool,
@@ -164,16 +109,19 @@ def measure(cfg: TrainConfig, variant: str, device: torch.device, iters: int, wa
         raise ValueError("the graphs variant needs a CUDA device")
     sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
     arms = _arms(cfg, variant, device, twin)
+    load = StaticBatch().load if variant == "graphs" else (lambda batch: batch)
+    # a graphed step runs eagerly for its first calls, then captures: all of that is warm-up
+    warmup = max(1, warmup) + (arms[0].warmup + 1 if variant == "graphs" else 0)
     run_cfg = dataclasses.replace(cfg, iters=warmup + 2 * iters + profile_iters)
     batches = iter(_loader(run_cfg, 0, cuda))
 
     def one() -> None:
-        batch = _to_device(next(batches), device)
+        batch = load(_to_device(next(batches), device))
         for step in arms:
-            step(batch)
+            step(batch, cfg.lr)
 
     t0 = time.perf_counter()
-    for _ in range(max(1, warmup)):
+    for _ in range(warmup):
         one()
     sync()
     warmup_s = time.perf_counter() - t0
@@ -183,13 +131,13 @@ def measure(cfg: TrainConfig, variant: str, device: torch.device, iters: int, wa
         t0 = time.perf_counter()
         raw = next(batches)
         t1 = time.perf_counter()
-        batch = _to_device(raw, device)
+        batch = load(_to_device(raw, device))
         sync()
         wait.append(t1 - t0)
         copy.append(time.perf_counter() - t1)
         for arm_steps, step in zip(steps, arms):
             t = time.perf_counter()
-            step(batch)
+            step(batch, cfg.lr)
             sync()
             arm_steps.append(time.perf_counter() - t)
 

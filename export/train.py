@@ -7,7 +7,9 @@ first 1 % of iterations then decayed linearly to 0 (the official schedule: 3 war
 with sigma 2 at both stages.  Samples are drawn on the fly; batch ``b`` is a pure function of
 ``(seed, b)``, so a run is reproducible whatever the number of data workers, and on the CPU
 (fixed thread count) the weights are too.  On CUDA the forward pass runs under bf16 autocast
-(losses in float32) with channels-last tensors.
+(losses in float32) with channels-last tensors; ``cuda_graphs`` replays each step from a CUDA
+graph (:mod:`export.graph_step`: the same batches and schedule, the host no longer issues the
+step's kernels one by one).
 
 Outputs in ``out_dir``: ``model_final.pth`` and every ``checkpoint_every`` iterations
 ``model_iter{N}.pth`` (plain state dicts with the official key names, what ``swahr-infer export``
@@ -24,7 +26,8 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from functools import partial
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -33,6 +36,7 @@ from torch import nn
 from swahr_infer.skeleton import COCO
 
 from .augment import AugmentConfig, hflip, random_affine
+from .graph_step import GraphedStep, StaticBatch, portable_state
 from .losses import LossConfig, LossTerms, SwahrLoss
 from .model import build_model, get_arch
 from .synthetic_people import SceneConfig, render_scene
@@ -63,6 +67,7 @@ class TrainConfig:
     fixed_sigma_l2: bool = False  # ablation: HigherHRNet's plain L2 on fixed-sigma targets
     init: str = ""  # start from these weights (a checkpoint) with a fresh optimiser and schedule
     l2_twin_dir: str = ""  # also train the fixed-sigma L2 ablation on the same batches, saved here
+    cuda_graphs: bool = False  # CUDA only: replay each step from a CUDA graph (export.graph_step)
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 12 on CUDA
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -287,6 +292,16 @@ class _Arm:
     loss_fn: SwahrLoss
     start: int
     losses: Dict[str, float] = field(default_factory=dict)
+    step: Optional[Callable[[Dict[str, object], float], LossTerms]] = None  # step(batch, lr)
+
+    def __post_init__(self):
+        if self.step is None:
+            self.step = partial(_step, self.model, self.optimizer, self.loss_fn)
+
+    def capture(self) -> None:
+        """Replay this arm's steps from a CUDA graph (:class:`export.graph_step.GraphedStep`)."""
+        self.step = GraphedStep(self.model, self.optimizer, self.loss_fn)
+        self.optimizer = self.step.optimizer
 
     @property
     def log_path(self) -> str:
@@ -317,6 +332,11 @@ def l2_twin_conflict(cfg: TrainConfig) -> bool:
         cfg.fixed_sigma_l2 or os.path.abspath(cfg.l2_twin_dir) == os.path.abspath(cfg.out_dir))
 
 
+def cuda_graphs_unavailable(cfg: TrainConfig) -> bool:
+    """Whether ``cfg`` asks for CUDA graphs on a device that has none (the CPU)."""
+    return cfg.cuda_graphs and _device(cfg).type != "cuda"
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Run training as configured; return where the final weights are.
 
@@ -332,6 +352,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
     if l2_twin_conflict(cfg):
         raise ValueError("an L2 twin needs a SWAHR run (no fixed_sigma_l2) and its own directory")
+    if cuda_graphs_unavailable(cfg):
+        raise ValueError("CUDA graphs need a CUDA device (device 'auto' with a GPU, or 'cuda')")
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -352,6 +374,10 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
             raise ValueError(f"cannot resume: the run is at iteration {arms[0].start}, its L2 twin "
                              f"at {arms[1].start}")
     start = arms[0].start
+    static = StaticBatch() if cfg.cuda_graphs else None
+    if static is not None:
+        for arm in arms:
+            arm.capture()
     bar = None
     if cfg.progress:
         from tqdm import tqdm
@@ -360,8 +386,10 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
     timed_from, timed_iters, it = None, 0, start
     for batch in _loader(cfg, start, cuda):
         batch = _to_device(batch, device)
+        if static is not None:
+            batch = static.load(batch)
         lr = learning_rate(cfg, it)
-        terms = [_step(a.model, a.optimizer, a.loss_fn, batch, lr) for a in arms]
+        terms = [a.step(batch, lr) for a in arms]
         it += 1
         if it == start + 1:  # time from the end of the first (warm-up) iteration
             if cuda:
@@ -401,7 +429,7 @@ def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cf
     weights = state_dict_cpu(model)
     path = os.path.join(cfg.out_dir, "model_final.pth" if final else f"model_iter{iteration}.pth")
     torch.save(weights, path)
-    torch.save({"model": weights, "optimizer": optimizer.state_dict(), "iteration": iteration,
+    torch.save({"model": weights, "optimizer": portable_state(optimizer), "iteration": iteration,
                 "config": dataclasses.asdict(cfg)}, os.path.join(cfg.out_dir, "train_state.pth"))
     logger.info("saved %s", path)
     return path

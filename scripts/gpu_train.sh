@@ -12,6 +12,8 @@
 #                                             # budget (192.8 k samples, ~460 s), weights only;
 #                                             # ARMS=l2 the same in another session (the pair
 #                                             # needs ~785 s, over a device call's 600 s)
+#   GRAPHS=1 ... bash scripts/gpu_train.sh  # each step replayed from a CUDA graph (train
+#                                             # --cuda-graphs; benchmarks/train_profile.py first)
 #   ARCH=w32 INPUT=512 ARMS=swahr bash scripts/gpu_train.sh   # another architecture (e.g. a
 #                                             # W32 with real peaks for gpu_bench --checkpoint)
 #
@@ -70,6 +72,7 @@ for run in $runs; do
   [ -n "${INIT:-}" ] && extra+=(--init "$INIT")
   [ -n "${LR:-}" ] && extra+=(--lr "$LR")
   [ -n "${WORKERS:-}" ] && extra+=(--workers "$WORKERS")
+  [ "${GRAPHS:-0}" = 1 ] && extra+=(--cuda-graphs)
   start=$(date +%s)
   timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch "$ARCH" --input-size "$INPUT" \
     --iters "$ITERS" --batch-size "$BATCH" --seed "$SEED" --checkpoint-every "$CHECKPOINT_EVERY" \

@@ -18,8 +18,10 @@ Example (the bundled model; on a 2-core CPU a batch-32 iteration of w16-small ta
   swahr-infer train --arch w16-small --iters 1200 --batch-size 32 --out runs/w16-small
   swahr-infer export runs/w16-small/model_final.pth -o w16-small.onnx
 Ablation for comparison (HigherHRNet's fixed-sigma L2 instead of SAHR/WAHR): add --fixed-sigma-l2,
-or train it beside the SWAHR run on the very same batches, drawn once (on a GPU the data is the
-bottleneck, so the pair costs little more than one run): add --l2-twin runs/w16-small-l2.
+or train it beside the SWAHR run on the very same batches, drawn once (the data is made once for
+both; each arm still takes its own steps): add --l2-twin runs/w16-small-l2.
+On a GPU, --cuda-graphs replays each step from a CUDA graph (same batches and schedule; for
+small models, whose steps are thousands of small kernels the host would issue one by one).
 A second stage from trained weights (fresh Adam and schedule; another seed, so other batches):
   swahr-infer train --arch w16-small --init runs/w16-small/model_final.pth --seed 1 --out runs/stage2
 """
@@ -55,6 +57,9 @@ def add_arguments(p) -> None:
     p.add_argument("--l2-twin", default="", metavar="DIR",
                    help="also train the fixed-sigma L2 ablation (same seed, schedule and batches) "
                         "in the same process, writing it to DIR")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA only: capture each arm's step once as a CUDA graph and replay it "
+                        "(fixed batch and input size; the first 3 steps run eagerly)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=-1,
                    help="data worker processes (-1: 0 on the CPU, up to 12 with CUDA)")
@@ -77,7 +82,7 @@ def run(args) -> int:
     except ImportError as exc:
         raise MissingDependencyError("torch", "export", "training") from exc
     from export.model import ARCHS
-    from export.train import TrainConfig, l2_twin_conflict, train
+    from export.train import TrainConfig, cuda_graphs_unavailable, l2_twin_conflict, train
 
     if args.arch not in ARCHS:
         raise ModelError(f"unknown architecture {args.arch!r}; known: {', '.join(ARCHS)}")
@@ -88,13 +93,15 @@ def run(args) -> int:
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
         seed=args.seed, lr=args.lr, sigma=args.sigma, people=tuple(args.people),
         augment=args.augment, flip_prob=args.flip_prob, fixed_sigma_l2=args.fixed_sigma_l2,
-        init=args.init, l2_twin_dir=args.l2_twin,
+        init=args.init, l2_twin_dir=args.l2_twin, cuda_graphs=args.cuda_graphs,
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=args.progress)
     if l2_twin_conflict(cfg):
         raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other "
                          "than --out")
+    if cuda_graphs_unavailable(cfg):
+        raise ModelError("--cuda-graphs needs a CUDA GPU (this run's device is the CPU)")
     result = train(cfg, resume=args.resume)
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
           f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")
