@@ -82,7 +82,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=4, help="timed iterations per setting (median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--json", default="benchmarks/train_speed.json")
+    ap.add_argument("--json", default="benchmarks/results/train_speed.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -18,8 +18,9 @@
 #                                             # W32 with real peaks for gpu_bench --checkpoint)
 #
 # Why a script: the device tool lends a GPU for 15 minutes a session, and this pair takes
-# minutes there against hours on our 2-core CPU (ANCHORS.md).  Default budget: the ANCHORS one,
-# 1,200 iterations of batch 32 at 256 (38 k samples), seed 0, for both arms (INPUT sets the
+# minutes there against hours on our 2-core CPU.  Default budget: that of a reference run of
+# ours (a W16 that reached AP 0.90 on simpler figures), 1,200 iterations of batch 32 at 256
+# (38 k samples), seed 0, for both arms (INPUT sets the
 # training input; benchmarks/model_report.md: the bundled model gained most from 256 -> 384).
 # Steps are capped by timeouts (TRAIN_TIMEOUT seconds a training process, default 240; 3 min
 # scoring); with PAIRED=0 the second arm runs even if the first failed; an arm stopped by
@@ -31,8 +32,9 @@
 # Writes (at most 8 files, what the device tool brings back):
 #   swahr.pth / l2.pth          final weights of each arm (official key names, ~6 MB each)
 #   swahr.onnx                  the SWAHR arm exported (candidate for swahr_infer/data/)
-#   train_pair.txt (or train_swahr.txt / train_l2.txt with PAIRED=0)   the trainer's last lines
-#   and each arm's loss log tail (EXPORT=0 stops after the weights)
+#   train_pair.txt (paired) or train_swahr.txt / train_l2.txt   the trainer's last lines; each
+#   arm's train_<arm>.txt also gets its loss log tail and which weights came back
+#   (EXPORT=0 stops after the weights)
 #   model_report.json           AP table (when a scorer is installed): SWAHR arm (flip, no flip,
 #                               multi-scale, FP16) + L2 arm
 set -x

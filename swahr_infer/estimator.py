@@ -49,10 +49,11 @@ class Estimator:
     """Multi-person pose estimation with an exported SWAHR / HigherHRNet model.
 
     Args:
-        model: an ``.onnx`` file with swahr-infer metadata, a loaded
+        model: a model file (``.onnx`` with swahr-infer metadata; ``.engine`` / ``.plan``, a
+            TensorRT engine; ``.pth`` / ``.pt``, a checkpoint for the torch backend), a loaded
             :class:`~swahr_infer.backends.Backend`, or None for the model bundled with the
             package.
-        backend: "auto" (by file suffix) or a backend name ("onnxruntime").
+        backend: "auto" (by file suffix) or a backend name ("onnxruntime", "tensorrt", "torch").
         scales: test scales (official: ``(1.0,)``; multi-scale e.g. ``(2.0, 1.0, 0.5)``).
             Several scales must include 1.0, whose tag maps are used.
         flip: flip test (run the mirrored image too and average), official default on.

@@ -1,9 +1,10 @@
 """``swahr-infer`` command line: one module per subcommand.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``.  Modules are imported only when needed for ``--help`` listing and for the
-chosen command; a subcommand whose module cannot be imported (a missing optional package) still
-appears in the listing, and running it prints why instead of breaking the whole CLI.
+``run(args) -> int``.  Every subcommand module is imported to build the parser, but each
+imports its heavy packages (torch, onnx, tensorrt, ray) inside ``run``; a subcommand whose
+module cannot be imported (a missing optional package) still appears in the listing, and
+running it prints why instead of breaking the whole CLI.
 """
 
 from __future__ import annotations

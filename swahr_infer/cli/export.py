@@ -27,7 +27,7 @@ from .args import dims, int_at_least
 HELP = "convert a PyTorch checkpoint to an ONNX model (needs the export extra)"
 
 # names of export.model.ARCHS, repeated here so that --help works without torch
-# (tests/export/test_cli.py keeps the two in step)
+# (tests/export/test_export_cli.py keeps the two in step)
 ARCH_NAMES = ("w32", "w48", "crowdpose-w48", "w16-small", "w8-tiny")
 
 
