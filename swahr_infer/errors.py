@@ -7,6 +7,11 @@ class SwahrError(Exception):
     """Base class of every error raised on purpose by swahr-infer."""
 
 
+class OptionError(SwahrError, ValueError):
+    """An option's value is out of range or contradicts another option (scales, thresholds,
+    output paths, training settings)."""
+
+
 class ImageError(SwahrError, ValueError):
     """An input image cannot be read or used (unreadable, empty, zero-sized, wrong type)."""
 
