@@ -28,7 +28,8 @@ import numpy as np
 
 from .backends import Backend, load_backend
 from .decode import DecodeParams, group_poses, to_image
-from .errors import ImageError, MissingDependencyError, ModelError
+from .errors import (ImageError, MissingDependencyError, ModelError, OptionError, OutputError,
+                     SwahrError)
 from .fusion import FusedMaps, fuse
 from .image_io import ImageLike, to_pixels
 from .poses import Poses
@@ -121,7 +122,7 @@ class Estimator:
             try:
                 self.backend = load_backend(model, backend, **options)
             except TypeError as exc:  # an option that backend does not take
-                raise ValueError(f"{model}: backend option not supported: {exc}") from exc
+                raise OptionError(f"{model}: backend option not supported: {exc}") from exc
         self.info = self.backend.info
         k = self.info.num_joints
         self.joint_names = tuple(joint_names) if joint_names is not None else tuple(
@@ -137,7 +138,7 @@ class Estimator:
         self.sigmas = self.info.layout.sigmas
         self.input_size = int(input_size or self.info.input_size)
         if self.input_size <= 0:
-            raise ValueError(f"input_size must be positive, not {self.input_size}")
+            raise OptionError(f"input_size must be positive, not {self.input_size}")
         overrides = dict(detection_threshold=detection_threshold, tag_threshold=tag_threshold,
                          max_num_people=max_num_people, nms_kernel=nms_kernel,
                          use_detection_val=use_detection_val, adjust=adjust, refine=refine,
@@ -156,14 +157,21 @@ class Estimator:
 
     # -- public -------------------------------------------------------------------------------
 
-    def predict(self, image: Union[ImageLike, List[ImageLike]], rgb: bool = False
-                ) -> Union[Poses, List[Poses]]:
+    def predict(self, image: Union[ImageLike, List[ImageLike]], rgb: bool = False,
+                return_exceptions: bool = False
+                ) -> Union[Poses, List[Union[Poses, SwahrError]]]:
         """Poses in one image, or in each image of a list (list in, list out).
 
         Args:
             image: a file path, a numpy array [H, W, 3] uint8 (BGR, as OpenCV gives it, unless
                 ``rgb=True``), a PIL image, or a list of those.
             rgb: numpy arrays are in RGB order.
+            return_exceptions: with a list, an item that cannot be used (an
+                :class:`~swahr_infer.errors.ImageError`: unreadable, empty, too elongated; or an
+                :class:`~swahr_infer.errors.OutputError`: non-finite network outputs) gets its
+                exception in its place in the returned list instead of raising it, so one bad
+                file does not cost the others (``asyncio.gather``'s convention).  Errors of the
+                model or the options are raised either way.
 
         Returns:
             :class:`~swahr_infer.poses.Poses` in original-image pixels.
@@ -171,7 +179,7 @@ class Estimator:
         timings = dict.fromkeys(("load", "preprocess", "inference", "fusion", "decode",
                                  "postprocess", "total"), 0.0)
         if isinstance(image, (list, tuple)):
-            result = [self._predict_one(item, rgb, timings) for item in image]
+            result = [self._predict_item(item, rgb, timings, return_exceptions) for item in image]
         else:
             result = self._predict_one(image, rgb, timings)
         timings["images"] = len(image) if isinstance(image, (list, tuple)) else 1
@@ -179,6 +187,15 @@ class Estimator:
         return result
 
     __call__ = predict
+
+    def _predict_item(self, image: ImageLike, rgb: bool, timings: Dict[str, float],
+                      return_exceptions: bool) -> Union[Poses, SwahrError]:
+        try:
+            return self._predict_one(image, rgb, timings)
+        except (ImageError, OutputError) as exc:
+            if not return_exceptions:
+                raise
+            return exc
 
     def fused_maps(self, image: ImageLike, rgb: bool = False) -> Tuple[FusedMaps, Prepared]:
         """The decoder's input for one image (fused heatmaps and tags) and its geometry."""
@@ -288,7 +305,7 @@ class Estimator:
         for factor in self.scales:
             short = scale_geometry((1000, 1000), self.input_size, factor, smallest).size[0]
             if short % self.info.size_divisor:
-                raise ValueError(
+                raise OptionError(
                     f"scale {factor:g} with input_size {self.input_size} gives a network input "
                     f"side of {short} pixels, not a multiple of {self.info.size_divisor}; "
                     "choose scales whose ratio to the smallest is a whole number, e.g. "
@@ -312,13 +329,13 @@ def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
         scales = (scales,)
     values = tuple(sorted((float(s) for s in scales), reverse=True))
     if not values:
-        raise ValueError("scales must not be empty (official: (1.0,))")
+        raise OptionError("scales must not be empty (official: (1.0,))")
     if any(not np.isfinite(s) or s <= 0 for s in values):
-        raise ValueError(f"scales must be positive numbers, not {scales}")
+        raise OptionError(f"scales must be positive numbers, not {scales}")
     if len(set(values)) != len(values):
-        raise ValueError(f"scales must not repeat: {scales}")
+        raise OptionError(f"scales must not repeat: {scales}")
     if len(values) > 1 and 1.0 not in values:
-        raise ValueError(f"scales {scales} must include 1.0: as in the official pipeline the tag "
+        raise OptionError(f"scales {scales} must include 1.0: as in the official pipeline the tag "
                          "maps come from scale 1.0")
     return values
 

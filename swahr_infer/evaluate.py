@@ -50,7 +50,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OutputError
+from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OptionError, OutputError
 from .skeleton import CROWDPOSE, LAYOUTS, Layout
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,11 @@ class EvalReport:
 
 # -- annotation files -------------------------------------------------------------------------
 
+# what the scorers read of each ground-truth person (OKS: keypoints, the COCO area, and bbox for
+# people with no labelled joint; num_keypoints marks those as ignored)
+_GT_FIELDS = ("image_id", "keypoints", "num_keypoints", "bbox")
+
+
 def load_annotations(path: PathLike) -> Dict[str, Any]:
     """The annotation file as a dict, checked for the parts evaluation needs."""
     path = Path(path)
@@ -186,10 +191,28 @@ def load_annotations(path: PathLike) -> Dict[str, Any]:
     for key in ("annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise AnnotationError(f"{path}: not a COCO-format annotation file (no '{key}' list)")
+    ids = set()
     for image in data["images"]:
         if "id" not in image or "file_name" not in image:
             raise AnnotationError(f"{path}: an image entry lacks 'id' or 'file_name': {image}")
+        if not isinstance(image["id"], int) or isinstance(image["id"], bool):
+            raise AnnotationError(f"{path}: image ids must be integers (COCO results carry them "
+                                  f"as numbers), not {image['id']!r}")
+        if image["id"] in ids:
+            raise AnnotationError(f"{path}: image id {image['id']} is listed twice")
+        ids.add(image["id"])
     return data
+
+
+def _check_people(data: Dict[str, Any], dataset: str, path: PathLike) -> None:
+    """Every ground-truth person has what the scorer reads, checked before predicting."""
+    needed = _GT_FIELDS + (("area",) if dataset == "coco" else ())  # CrowdPose scores without area
+    for ann in data["annotations"]:
+        missing = [key for key in needed if key not in ann]
+        if missing:
+            raise AnnotationError(f"{path}: annotation {ann.get('id', '?')} lacks "
+                                  f"{', '.join(repr(m) for m in missing)}, which {dataset} OKS "
+                                  "scoring needs")
 
 
 def person_category(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -263,7 +286,7 @@ def scoring_api(dataset: str) -> ScoringAPI:
     import numpy as np
 
     if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+        raise OptionError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     try:
         coco, cocoeval, name = _import_scorer("xtcocotools")
     except (ImportError, ValueError) as exc:  # ValueError: a numpy-1 wheel under numpy 2
@@ -433,19 +456,23 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         dataset = detect_dataset(data)
     layout = LAYOUTS[dataset] if dataset in LAYOUTS else None
     if layout is None:
-        raise ValueError(f"dataset must be 'auto' or one of {DATASETS}, got {dataset!r}")
+        raise OptionError(f"dataset must be 'auto' or one of {DATASETS}, got {dataset!r}")
     found = len(person_category(data)["keypoints"])
     if found != layout.num_joints:
         raise AnnotationError(f"{annotation_file}: {found} keypoints per person, but {dataset} "
                               f"has {layout.num_joints}")
+    _check_people(data, dataset, annotation_file)
     api = scoring_api(dataset)  # fail before the long part, not after it
 
     images = data["images"] if limit is None else data["images"][:max(0, int(limit))]
     if not images:
         raise AnnotationError(f"{annotation_file}: no images to evaluate")
+    if not Path(image_dir).is_dir():
+        raise ImageError(f"{image_dir}: no such folder (--images: the folder holding the images "
+                         f"named in {Path(annotation_file).name})")
     if isinstance(model, Estimator):
         if scales is not None or flip is not None or estimator_options:
-            raise ValueError("pass scales, flip and Estimator options to the Estimator itself")
+            raise OptionError("pass scales, flip and Estimator options to the Estimator itself")
         estimator = model
     else:
         options = dict(estimator_options)

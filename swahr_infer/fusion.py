@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from .errors import ModelError, OutputError
 
 
 @dataclass
@@ -65,13 +65,17 @@ def check_finite(outputs: Dict[str, np.ndarray], where: str = "") -> None:
 
 
 def check_shapes(outputs: Dict[str, np.ndarray], num_joints: int, batch: int) -> None:
-    """Raise :class:`OutputError` unless every output is [batch, K, h, w] with one (h, w)."""
+    """Raise :class:`ModelError` unless every output is [batch, K, h, w] with one (h, w).
+
+    A :class:`ModelError`, not an :class:`OutputError`: outputs of the wrong shape mean the
+    model does not match its own metadata, which no other image will change, so a folder run
+    stops at once instead of skipping every image for the same reason."""
     shapes = {name: value.shape for name, value in outputs.items()}
     first = next(iter(shapes.values()))
     for name, shape in shapes.items():
         if len(shape) != 4 or shape[0] != batch or shape[1] != num_joints or shape[2:] != first[2:]:
-            raise OutputError(f"output {name!r} has shape {shape}; expected [{batch}, "
-                              f"{num_joints}, h, w] like the others ({shapes})")
+            raise ModelError(f"the model's output {name!r} has shape {shape}; its metadata "
+                             f"implies [{batch}, {num_joints}, h, w] like the others ({shapes})")
 
 
 def _buffer(workspace: Optional[Dict], name: str, shape: Tuple[int, ...]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -81,12 +81,19 @@ class Poses:
             for kp, s in zip(self.keypoints, self.scores)
         ]
 
-    def plot(self, image: np.ndarray, *, min_score: float = 0.0, radius: int = 0,
+    def plot(self, image, *, min_score: float = 0.0, radius: int = 0,
              thickness: int = 0) -> np.ndarray:
-        """A copy of ``image`` (HxWx3 uint8, any channel order) with the skeletons drawn."""
-        from .draw import draw_poses
+        """A copy of ``image`` with the skeletons drawn, HxWx3 uint8.
 
-        return draw_poses(image, self, min_score=min_score, radius=radius, thickness=thickness)
+        ``image``: anything :meth:`Estimator.predict <swahr_infer.Estimator.predict>` takes: an
+        array (its channel order is kept; gray or 4-channel arrays become 3 channels), a file
+        path (read as BGR, ready for ``cv2.imwrite``) or a PIL image (RGB).
+        """
+        from .draw import draw_poses
+        from .image_io import to_pixels
+
+        pixels, _ = to_pixels(image)
+        return draw_poses(pixels, self, min_score=min_score, radius=radius, thickness=thickness)
 
     @staticmethod
     def concatenate(items: Sequence["Poses"]) -> "Poses":

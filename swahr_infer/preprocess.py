@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .affine import PIXELS_PER_SCALE_UNIT, box_affine
+from .errors import OptionError
 
 
 def round_up_64(value: float) -> int:
@@ -102,7 +103,7 @@ def normalization_table(mean: Sequence[float], std: Sequence[float],
     if channel_order == "bgr":
         table = table[::-1]
     elif channel_order != "rgb":
-        raise ValueError(f"channel_order must be 'rgb' or 'bgr', not {channel_order!r}")
+        raise OptionError(f"channel_order must be 'rgb' or 'bgr', not {channel_order!r}")
     return np.ascontiguousarray(table, dtype=np.float32)
 
 

@@ -14,7 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Union
 
-from ..errors import MissingDependencyError, ModelError
+from ..errors import MissingDependencyError, ModelError, OptionError
 from .base import Backend
 
 # backend name -> (module relative to this package, extra that provides its package; None
@@ -48,7 +48,7 @@ def backend_for(path: Union[str, Path]) -> str:
 def backend_class(name: str) -> type:
     """The :class:`Backend` subclass registered as ``name``."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)} or 'auto'")
+        raise OptionError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)} or 'auto'")
     module_name, extra = BACKENDS[name]
     try:
         module = import_module(module_name, __name__)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Tuple
+import os
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+from ..errors import OptionError
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -41,6 +45,22 @@ def dims(layout: str, *, multiple: int = 1, minimum: int = 1) -> Callable[[str],
         return values
 
     return parse
+
+
+def check_output_file(path: Optional[Path], option: str) -> None:
+    """Fail before a long run rather than after it: ``path`` (an output file, None: none) must
+    not be a folder, and its folder must be writable; it is created now if it is missing."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{option} {path} is a folder; name a file, e.g. {path / 'results.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptionError(f"{option} {path}: cannot create its folder ({exc.strerror or exc})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise OptionError(f"{option} {path}: its folder {path.parent} is not writable")
 
 
 def add_assignment(parser: argparse.ArgumentParser) -> None:

@@ -65,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from ..evaluate import evaluate
+    from .args import check_output_file
 
+    check_output_file(args.out, "--out")
+    check_output_file(args.metrics_json, "--metrics-json")
     with logging_redirect_tqdm():  # per-image warnings above the progress bar, not through it
         report = evaluate(args.model, args.ann, args.images, scales=args.scales,
                           flip=not args.no_flip, limit=args.limit, dataset=args.dataset,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 
 ASSIGNMENTS = ("scipy", "munkres")
 
+from ..errors import OptionError
 from ..metadata import DecodeDefaults
 
 __all__ = ["ASSIGNMENTS", "DecodeParams"]
@@ -39,15 +40,15 @@ class DecodeParams(DecodeDefaults):
 
     def __post_init__(self) -> None:
         if not self.detection_threshold >= 0:
-            raise ValueError(f"detection_threshold must be >= 0, got {self.detection_threshold}")
+            raise OptionError(f"detection_threshold must be >= 0, got {self.detection_threshold}")
         if not self.tag_threshold > 0:
-            raise ValueError(f"tag_threshold must be > 0, got {self.tag_threshold}")
+            raise OptionError(f"tag_threshold must be > 0, got {self.tag_threshold}")
         if int(self.max_num_people) < 1:
-            raise ValueError(f"max_num_people must be >= 1, got {self.max_num_people}")
+            raise OptionError(f"max_num_people must be >= 1, got {self.max_num_people}")
         if int(self.nms_kernel) < 1 or int(self.nms_kernel) % 2 == 0:
-            raise ValueError(f"nms_kernel must be odd and >= 1, got {self.nms_kernel}")
+            raise OptionError(f"nms_kernel must be odd and >= 1, got {self.nms_kernel}")
         if self.assignment not in ASSIGNMENTS:
-            raise ValueError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, "
+            raise OptionError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, "
                              f"got {self.assignment!r}")
 
     @classmethod
