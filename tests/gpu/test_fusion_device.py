@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from swahr_infer.errors import OutputError
+from swahr_infer.errors import ModelError, OutputError
 from swahr_infer.fusion import fuse
 from swahr_infer.gpu.fusion import fuse_device
 from swahr_infer.preprocess import plan_scales
@@ -62,5 +62,5 @@ def test_shapes_and_missing_scale_one(cp):
     device = [(f, {k: cp.asarray(v) for k, v in out.items()}) for f, out in per_scale]
     with pytest.raises(ValueError, match="1.0"):
         fuse_device(device, flip_index=COCO.flip_index, flip=True, projected_size=projected)
-    with pytest.raises(OutputError, match="shape"):
+    with pytest.raises(ModelError, match="shape"):
         fuse_device(device, flip_index=COCO.flip_index, flip=False, projected_size=projected)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from swahr_infer.errors import OutputError
+from swahr_infer.errors import ModelError, OutputError
 from swahr_infer.fusion import fuse, scale_heatmaps
 from swahr_infer.skeleton import COCO
 
@@ -144,11 +144,12 @@ def test_non_finite_outputs_are_rejected(bad):
 
 
 def test_wrong_shapes_are_rejected():
-    with pytest.raises(OutputError, match="shape"):
+    """A model error (the model contradicts its metadata), not a per-image output error."""
+    with pytest.raises(ModelError, match="shape"):
         fuse([(1.0, {"heatmaps": smooth_maps(2, 8, 8, 0)[:, :14],
                      "tags": smooth_maps(2, 8, 8, 1)[:, :14]})],
              flip_index=FLIP, flip=True, projected_size=(16, 16))
-    with pytest.raises(OutputError, match="shape"):  # flip on, but a batch of one
+    with pytest.raises(ModelError, match="shape"):  # flip on, but a batch of one
         fuse([(1.0, {"heatmaps": smooth_maps(1, 8, 8, 0), "tags": smooth_maps(1, 8, 8, 1)})],
              flip_index=FLIP, flip=True, projected_size=(16, 16))
 
