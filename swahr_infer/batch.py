@@ -28,8 +28,11 @@ index          int64                        position in the input (folder: sorte
                                             list: given order; dataset: its ``index``
                                             column, else -1)
 path           string                       the path or URI read (absolute for local files)
-image_id       int64                        the file stem when it is a number (COCO names),
-                                            else ``index`` (as ``swahr-infer predict --json``)
+image_id       int64                        folder or list: the file stem when every stem is a
+                                            number and no two are equal (COCO names), else
+                                            ``index`` (as ``swahr-infer predict --json``);
+                                            dataset: its ``image_id`` column, else that rule
+                                            per row
 num_persons    int32                        N (0 for failed images)
 keypoints      list<list<list<float32>>>    [N][K][3]: x, y, score in image pixels
 scores         list<float32>                [N] person scores
@@ -62,7 +65,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .errors import ImageError, MissingDependencyError, ModelError, SwahrError
-from .image_io import image_id_for
+from .image_io import image_id_for, image_ids
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +148,14 @@ def input_paths(source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]
 
 
 def _paths_dataset(ray, paths: List[str], rows_per_block: int):
-    """A dataset of (index, path) rows in blocks of about ``rows_per_block``.
+    """A dataset of (index, path, image_id) rows in blocks of about ``rows_per_block``.
 
-    Built on the driver (``from_items``): no remote tasks just to describe the blocks.
+    Built on the driver (``from_items``): no remote tasks just to describe the blocks.  The
+    image ids are decided here, over all paths at once, so that they are unique in the run
+    (:func:`swahr_infer.image_io.image_ids`, as ``swahr-infer predict --json``).
     """
-    items = [{"index": i, "path": path} for i, path in enumerate(paths)]
+    items = [{"index": i, "path": path, "image_id": image_id}
+             for i, (path, image_id) in enumerate(zip(paths, image_ids(paths)))]
     return ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / rows_per_block))
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -92,6 +92,27 @@ def decode_bytes(data: Union[bytes, np.ndarray], what: str = "image") -> np.ndar
     return image
 
 
+def check_array(array: np.ndarray) -> None:
+    """Raise :class:`ImageError` unless ``array`` has the shape of one image of a usable size.
+
+    The checks go from the most basic to the finest so that the message names the real
+    problem: an empty array is reported as empty (not as a float array, which ``np.array([])``
+    also is), and a 4-D batch as a batch (not as an image "W x 1 pixels" read from its first
+    two dimensions).  The dtype is checked afterwards, by :func:`_array_to_3ch`.
+    """
+    shape = tuple(array.shape)
+    if array.size == 0:
+        raise ImageError(f"image array is empty (shape {shape}); each side must be at least "
+                         f"{MIN_SIDE} pixels")
+    if array.ndim == 4:
+        raise ImageError(f"image array has shape {shape}: a 4-D array (a batch) is not "
+                         "accepted; pass one [H, W, 3] image, or a list of images")
+    if array.ndim not in (2, 3):
+        raise ImageError(f"image arrays must be [H, W], [H, W, 1], [H, W, 3] or [H, W, 4], "
+                         f"not shape {shape}")
+    check_size(*shape[:2], what="image array")
+
+
 def _array_to_3ch(array: np.ndarray) -> np.ndarray:
     """[H, W], [H, W, 1|3|4] of uint8/uint16/bool -> [H, W, 3] uint8, channel order kept."""
     if array.dtype == np.bool_:
@@ -125,8 +146,7 @@ def to_pixels(image: ImageLike, *, rgb: bool = False) -> Tuple[np.ndarray, str]:
     if isinstance(image, (str, os.PathLike)):
         return read_file(image), "bgr"
     if isinstance(image, np.ndarray):
-        if image.ndim >= 2:
-            check_size(*image.shape[:2], what="image array")
+        check_array(image)
         pixels = _array_to_3ch(image)
         return np.ascontiguousarray(pixels), "rgb" if rgb else "bgr"
     if _is_pil(image):
@@ -167,7 +187,36 @@ def list_images(folder: Union[str, Path]) -> List[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def image_id_for(path: Optional[Union[str, Path]], index: int) -> int:
-    """COCO image id of a file: its stem when that is a number (COCO names), else ``index``."""
+def _numeric_stem(path: Optional[Union[str, Path]]) -> Optional[int]:
+    """The file stem as a number when it is one written with ASCII digits 0-9, else None.
+
+    ``str.isdigit`` is not enough: it accepts characters such as "²" that ``int`` refuses, and
+    ``isdecimal`` alone accepts other scripts' digits ("٣"), which are not COCO names.
+    """
     stem = Path(path).stem if path else ""
-    return int(stem) if stem.isdigit() else int(index)
+    return int(stem) if stem.isascii() and stem.isdecimal() else None
+
+
+def image_id_for(path: Optional[Union[str, Path]], index: int) -> int:
+    """COCO image id of one file: its stem when that is a number (COCO names), else ``index``.
+
+    Per file, so two files of one run can get the same id; :func:`image_ids` gives ids that
+    are unique within a run.
+    """
+    number = _numeric_stem(path)
+    return int(index) if number is None else number
+
+
+def image_ids(paths: Sequence[Union[str, Path]]) -> List[int]:
+    """COCO image ids of the files of one run, distinct from each other.
+
+    The file stems when every stem is an ASCII decimal number and no two are equal (COCO
+    names such as 000000000785.jpg, so the results match the annotations); otherwise each
+    file's 0-based position in ``paths``.  The rule looks at all files at once because mixing
+    the two kinds of id can give two files the same id (1.jpg and the second file; 1.jpg and
+    sub/1.jpg), which COCO tools would take for one image.
+    """
+    numbers = [_numeric_stem(path) for path in paths]
+    if None not in numbers and len(set(numbers)) == len(numbers):
+        return numbers
+    return list(range(len(paths)))

@@ -48,19 +48,28 @@ def dims(layout: str, *, multiple: int = 1, minimum: int = 1) -> Callable[[str],
 
 
 def check_output_file(path: Optional[Path], option: str) -> None:
-    """Fail before a long run rather than after it: ``path`` (an output file, None: none) must
-    not be a folder, and its folder must be writable; it is created now if it is missing."""
+    """Fail before a long run rather than after it, with its results lost: ``path`` (an output
+    file; None: none) must not be a folder, and its folder must exist or be possible to make."""
     if path is None:
         return
     path = Path(path)
     if path.is_dir():
-        raise OptionError(f"{option} {path} is a folder; name a file, e.g. {path / 'results.json'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OptionError(f"{option} {path}: cannot create its folder ({exc.strerror or exc})") from None
-    if not os.access(path.parent, os.W_OK):
-        raise OptionError(f"{option} {path}: its folder {path.parent} is not writable")
+        raise OptionError(f"{option} {path}: is a folder; name the results file, e.g. "
+                          f"{path / 'results.json'}")
+    check_folder_can_exist(path.parent, option, path)
+
+
+def check_folder_can_exist(folder: Path, option: str, given: Path) -> None:
+    """``folder`` exists, or its nearest existing ancestor is a folder it can be made in; either
+    way one this process may write into (nothing is created here)."""
+    ancestor = folder
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OptionError(f"{option} {given}: {ancestor} is a file, so the folder {folder} "
+                          "cannot be created")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OptionError(f"{option} {given}: cannot write into {ancestor} (no permission)")
 
 
 def add_assignment(parser: argparse.ArgumentParser) -> None:

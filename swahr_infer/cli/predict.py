@@ -2,12 +2,17 @@
 
 INPUT may be an image file, a folder (searched recursively, files in sorted order, image
 extensions only) or a video file.  With --out, annotated copies are written there (the folder
-structure of INPUT is kept; a video becomes <name>_poses.mp4).  With --json, the poses are
-written as COCO keypoint results (image_id = int(file stem) when the stem is a number, else
-the running index of the file; for a video the frame index), with the file name added.
+structure of INPUT is kept; a video becomes <name>_poses.mp4).  When the --out folder lies
+inside the INPUT folder, its files are left out of the inputs (a second run does not annotate
+the first run's pictures); an --out that would overwrite an input file is refused.  With
+--json, the poses are written as COCO keypoint results (image_id = int(file stem) when every
+file's stem is a number of digits 0-9 and no two are equal, as COCO names are; else the
+0-based running index of each file in sorted order; for a video the frame index), with the
+file name added.
 
 A file that cannot be read is reported on stderr and skipped; the run goes on and exits with
-status 1, listing the failures, at the end.
+status 1, listing the failures, at the end.  Option values and the --out / --json paths are
+checked before the first image is processed.
 
 With --ray, the images of a folder run on Ray Data (a pool of workers, one model each; a local
 Ray unless --address names a cluster) and --out is the results file, .parquet or .jsonl: one
@@ -26,15 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ImageError, OutputError
-from ..image_io import image_id_for, list_images
-from .args import add_assignment, int_at_least
+from ..errors import ImageError, OptionError, OutputError
+from ..image_io import image_ids, list_images
+from .args import add_assignment, check_folder_can_exist, check_output_file, int_at_least
 
 HELP = "find poses in an image, a folder of images or a video"
 
@@ -65,11 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="in the --out pictures, draw only joints scoring above T (e.g. 0.3 "
                              "hides unsure joints; the JSON keeps every joint)")
     parser.add_argument("--out", "-o", type=Path, default=None,
-                        help="folder for annotated images / videos (with --ray: the results file, "
-                             ".parquet or .jsonl)")
+                        help="folder for annotated images / videos; when it lies inside the "
+                             "INPUT folder its files are not taken as inputs (with --ray: the "
+                             "results file, .parquet or .jsonl)")
     parser.add_argument("--json", type=Path, default=None, help="write COCO-format results here")
     parser.add_argument("--threads", type=int, default=0,
-                        help="inference threads (default: the backend's choice)")
+                        help="inference threads (default 0: the backend's choice)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ray = parser.add_argument_group(
         "scale-out on Ray Data (pip install \"swahr-infer[ray]\")")
@@ -94,8 +101,20 @@ def run(args: argparse.Namespace) -> int:
     source: Path = args.input
     if not source.exists():
         raise ImageError(f"{source}: no such file or folder")
+    _check_options(args)
     if args.ray:
         return _run_ray(source, args)
+    # everything that can be known to fail is checked before the model loads, so that a long
+    # run never ends with its results lost to a bad output path
+    _check_output_paths(args)
+    video = source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES
+    if video:
+        paths, root = [source], source.parent
+        outputs = [args.out / f"{source.stem}_poses.mp4"] if args.out else []
+    else:
+        paths, root = _input_images(source, args.out)
+        outputs = [args.out / path.relative_to(root) for path in paths] if args.out else []
+    _check_no_overwrite(paths, outputs)
     estimator = Estimator(args.model, backend=args.backend, device=args.device,
                           scales=tuple(args.scales), flip=not args.no_flip,
                           input_size=args.input_size,
@@ -104,15 +123,16 @@ def run(args: argparse.Namespace) -> int:
                           min_score=args.min_score, threads=args.threads or None)
     results: List[Dict] = []
     failures: List[Tuple[str, str]] = []
-    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+    if video:
         count = _run_video(estimator, source, args, results)
     else:
-        count = _run_images(estimator, source, args, results, failures)
+        count = _run_images(estimator, paths, root, args, results, failures)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results))
     people = len(results)
-    print(f"{count} image(s), {people} person(s) found" +
+    # the same wording as the --ray summary: every input counts, the failed ones included
+    print(f"{count} {'frame' if video else 'image'}(s), {people} person(s) found" +
           (f", {len(failures)} failed" if failures else ""), file=sys.stderr)
     if failures:
         print("failed:", file=sys.stderr)
@@ -120,6 +140,89 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}: {reason}", file=sys.stderr)
         return 1
     return 0
+
+
+# -- checks before the run ----------------------------------------------------------------
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse option values that would silently give wrong or empty results.
+
+    A NaN threshold compares false with every score, so ``--min-score nan`` would drop every
+    person and ``--joint-threshold nan`` hide every joint, with exit status 0.
+    """
+    for option, value in (("--min-score", args.min_score),
+                          ("--joint-threshold", args.joint_threshold)):
+        if value is not None and not math.isfinite(value):
+            raise OptionError(f"{option} must be a finite number, not {value}")
+    if args.threads < 0:
+        raise OptionError(f"--threads must be 0 (the backend's choice) or a positive count, "
+                          f"not {args.threads}")
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """--out must be (or become) a folder and --json a file in a folder that can exist.
+
+    Otherwise the run would fail only when it first writes: after the first image or frame
+    for --out, after the whole run, losing every result, for --json.
+    """
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise OptionError(f"--out {args.out}: is a file; --out names the folder for the "
+                              "annotated images")
+        check_folder_can_exist(args.out, "--out", args.out)
+    check_output_file(args.json, "--json")
+
+
+def _input_images(source: Path, out: Optional[Path]) -> Tuple[List[Path], Path]:
+    """The image files of INPUT and the folder their output names are relative to.
+
+    When --out lies inside the INPUT folder (not the folder itself), the files under --out are
+    left out: they are annotated copies from an earlier run, and taking them as inputs would
+    annotate the drawn skeletons again, one folder deeper each run.
+    """
+    if source.is_file():
+        return [source], source.parent
+    paths = list_images(source)
+    if out is not None:
+        out_dir, source_dir = out.resolve(), source.resolve()
+        if out_dir != source_dir and _is_inside(out_dir, source_dir):
+            paths = [path for path in paths if not _is_inside(path.resolve(), out_dir)]
+    if not paths:
+        raise ImageError(f"{source}: no image files found")
+    return paths, source
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:  # Path.is_relative_to needs Python 3.9
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_no_overwrite(inputs: List[Path], outputs: List[Path]) -> None:
+    """Refuse to start when an output file would replace an input file.
+
+    Files are compared by (device, inode), not by name: that also catches symlinks, hard
+    links and case-insensitive file systems.  An output that does not exist yet cannot be an
+    input, so only existing ones are looked at.
+    """
+    identities = {}
+    for path in inputs:
+        try:
+            stat = path.stat()
+        except OSError:  # vanished since the listing: reported when it is read
+            continue
+        identities[(stat.st_dev, stat.st_ino)] = path
+    for path in outputs:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        source = identities.get((stat.st_dev, stat.st_ino))
+        if source is not None:
+            raise OptionError(f"--out: the annotated copy {path} would overwrite the input "
+                              f"file {source}; choose an --out folder apart from the inputs")
 
 
 # -- Ray Data ---------------------------------------------------------------------------------
@@ -182,18 +285,15 @@ def _last_line(exc: BaseException) -> str:
 
 # -- images -----------------------------------------------------------------------------------
 
-def _run_images(estimator, source: Path, args, results: List[Dict],
+def _run_images(estimator, paths: List[Path], root: Path, args, results: List[Dict],
                 failures: List[Tuple[str, str]]) -> int:
+    """Predict every file of ``paths``; returns how many there were, failed ones included."""
     from tqdm import tqdm
 
     from ..image_io import read_file
 
-    paths = [source] if source.is_file() else list_images(source)
-    if not paths:
-        raise ImageError(f"{source}: no image files found")
-    root = source if source.is_dir() else source.parent
-    done = 0
-    for index, path in enumerate(tqdm(paths, unit="img", disable=args.no_progress or None)):
+    ids = image_ids(paths)  # decided on all files at once, so that they are unique
+    for path, image_id in zip(tqdm(paths, unit="img", disable=args.no_progress or None), ids):
         name = path.relative_to(root).as_posix()
         try:
             image = read_file(path)
@@ -202,16 +302,16 @@ def _run_images(estimator, source: Path, args, results: List[Dict],
             message = str(exc)
             if message.startswith(f"{path}: "):  # read errors already name the file
                 message = message[len(f"{path}: "):]
-            print(f"swahr-infer predict: skipping {name}: {message}", file=sys.stderr)
+            # tqdm.write prints above the progress bar instead of onto its line
+            tqdm.write(f"swahr-infer predict: skipping {name}: {message}", file=sys.stderr)
             failures.append((name, message))
             continue
-        done += 1
-        for entry in poses.to_coco(image_id_for(path, index)):
+        for entry in poses.to_coco(image_id):
             entry["file_name"] = name
             results.append(entry)
         if args.out:
             _write_image(args.out / name, poses.plot(image, min_score=args.joint_threshold))
-    return done
+    return len(paths)
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:

@@ -42,6 +42,8 @@ def test_folder_in_order_matches_single_process(batch_model, people_dir, expecte
     paths = list_images(people_dir)
     assert [r["path"] for r in rows] == paths  # every input, in input order
     assert [r["index"] for r in rows] == list(range(len(paths)))
+    # numeric and other names mixed (000042.png, b.jpg): ids by position, unique in the run
+    assert [r["image_id"] for r in rows] == list(range(len(paths)))
     broken = str(people_dir / "broken.jpg")
     assert summary.failures == [(broken, rows[paths.index(broken)]["error"])]
     assert "not an image OpenCV can decode" in summary.failures[0][1]

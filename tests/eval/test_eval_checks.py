@@ -57,4 +57,4 @@ def test_an_output_that_is_a_folder_is_refused_before_predicting(tmp_path, optio
     code = main(["eval", "--model", NO_MODEL, "--ann", str(ANNOTATIONS), "--images", str(IMAGES),
                  "--no-progress", option, str(folder)])
     err = capsys.readouterr().err
-    assert code == 1 and f"{option} {folder} is a folder" in err
+    assert code == 1 and f"{option} {folder}: is a folder" in err

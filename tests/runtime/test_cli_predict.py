@@ -21,7 +21,7 @@ def test_folder_with_a_corrupt_image(tiny_model, image_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "skipping broken.jpg" in err and "failed:" in err
-    assert "3 image(s)" in err
+    assert "4 image(s)" in err and "1 failed" in err  # every input counts, as with --ray
     for name in ("a.jpg", "000123.png", "sub/c.png"):
         written = cv2.imread(str(out / name))
         assert written is not None and written.shape == cv2.imread(str(image_dir / name)).shape
@@ -29,8 +29,9 @@ def test_folder_with_a_corrupt_image(tiny_model, image_dir, tmp_path, capsys):
     entries = json.loads(results.read_text())
     assert entries, "the tiny model finds people in the blob images"
     ids = {(e["file_name"], e["image_id"]) for e in entries}
-    # sorted order: 000123.png, a.jpg, broken.jpg, sub/c.png; numeric stems give their number
-    assert ids == {("000123.png", 123), ("a.jpg", 1), ("sub/c.png", 3)}
+    # sorted order: 000123.png, a.jpg, broken.jpg, sub/c.png; not every stem is a number, so
+    # every file gets its 0-based running index (000123.png too: 123 could be another's index)
+    assert ids == {("000123.png", 0), ("a.jpg", 1), ("sub/c.png", 3)}
     for entry in entries:
         assert entry["category_id"] == 1 and len(entry["keypoints"]) == 17 * 3
         assert isinstance(entry["score"], float)
@@ -66,7 +67,7 @@ def test_video_is_annotated_frame_by_frame(tiny_model, tmp_path, capsys):
     assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
     entries = json.loads(results.read_text())
     assert {e["frame"] for e in entries} == {0, 1, 2, 3}
-    assert "4 image(s)" in capsys.readouterr().err
+    assert "4 frame(s)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from swahr_infer.errors import ImageError
-from swahr_infer.image_io import MAX_PIXELS, MAX_SIDE, load_image, read_file, to_pixels
+from swahr_infer.image_io import (MAX_PIXELS, MAX_SIDE, image_id_for, image_ids, load_image,
+                                 read_file, to_pixels)
 
 
 def _bgr(h=6, w=5):
@@ -142,3 +143,46 @@ def test_file_errors(tmp_path):
 def test_unsupported_type():
     with pytest.raises(ImageError, match="cannot use int"):
         load_image(3)
+
+
+@pytest.mark.parametrize("array, match", [
+    # np.array([]) is float64: the message must say empty, not "float arrays are not accepted"
+    (np.array([]), r"image array is empty \(shape \(0,\)\)"),
+    (np.zeros((0, 0, 3), np.float32), "empty"),
+    # a batch of one: not "100x1 pixels" read from its first two dimensions
+    (np.zeros((1, 100, 100, 3), np.uint8),
+     r"4-D array \(a batch\) is not accepted; .*list of images"),
+    (np.zeros((2, 100, 100, 3), np.float32), "4-D array"),
+])
+def test_empty_and_batched_arrays_say_so(array, match):
+    with pytest.raises(ImageError, match=match):
+        to_pixels(array)
+
+
+def test_estimator_reports_empty_and_batched_arrays(tiny_model):
+    from swahr_infer import Estimator
+
+    estimator = Estimator(tiny_model, threads=1)
+    with pytest.raises(ImageError, match="empty"):
+        estimator.predict(np.array([]))
+    with pytest.raises(ImageError, match="list of images"):
+        estimator.predict(np.zeros((1, 100, 100, 3), np.uint8))
+
+
+@pytest.mark.parametrize("names, ids", [
+    (["000000000785.jpg", "sub/7.png"], [785, 7]),            # COCO names keep their number
+    (["1.jpg", "sub/1.jpg"], [0, 1]),                          # the same number twice
+    (["1.jpg", "01.jpg"], [0, 1]),                             # the same number, written twice
+    (["000002.png", "1.jpg", "a.jpg", "b.jpg"], [0, 1, 2, 3]),  # mixed: all by position
+    (["².jpg", "3.jpg"], [0, 1]),                              # "²".isdigit(), int() refuses it
+    (["٣.jpg"], [0]),                                          # not ASCII digits
+    (["a.jpg"], [0]),
+    ([], []),
+])
+def test_image_ids_are_unique_within_a_run(names, ids):
+    assert image_ids(names) == ids
+
+
+def test_image_id_for_does_not_crash_on_unicode_digits():
+    assert image_id_for("/x/².jpg", 4) == 4
+    assert image_id_for("/x/000123.jpg", 4) == 123

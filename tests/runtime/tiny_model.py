@@ -105,3 +105,43 @@ def build_tiny_model(path: Path, info: Optional[ModelInfo] = None, *, seed: int 
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def pose_model(path: Path, channels: int = 17, nan_when_black: bool = False) -> Path:
+    """A model with valid swahr-infer metadata for 17 joints whose outputs have ``channels``
+    channels (17: as the metadata says; another count contradicts it); with
+    ``nan_when_black``, NaN heatmaps for an all-black image (only)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0.2, 1.0, (channels, 3, 1, 1)).astype(np.float32)
+    inits = [numpy_helper.from_array(weights, "w"),
+             numpy_helper.from_array(np.full(channels, -4.0, np.float32), "b"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+    heat = "heat" if nan_when_black else "heatmaps"
+    nodes = [
+        helper.make_node("AveragePool", ["image"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p2", "w", "b"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], [heat]),
+        helper.make_node("Conv", ["p2", "w"], ["tags"]),
+    ]
+    if nan_when_black:
+        # sqrt(max(normalised image) - 0.5): NaN when no pixel is bright (a black image,
+        # whatever the padding), finite for the blob images
+        nodes += [helper.make_node("ReduceMax", ["image"], ["peak"], keepdims=1),
+                  helper.make_node("Sub", ["peak", "half"], ["shifted"]),
+                  helper.make_node("Sqrt", ["shifted"], ["root"]),
+                  helper.make_node("Mul", [heat, "root"], ["heatmaps"])]
+    out_dims = ["N", channels, "h", "w"]
+    graph = helper.make_graph(
+        nodes, "pose_outputs",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, out_dims),
+         helper.make_tensor_value_info("tags", TensorProto.FLOAT, out_dims)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, make_info().to_props())
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
