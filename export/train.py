@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from swahr_infer.errors import CheckpointError, OptionError
 from swahr_infer.skeleton import COCO
 
 from .augment import AugmentConfig, hflip, random_affine
@@ -85,6 +87,48 @@ class TrainConfig:
         if self.input_size > 0:
             return self
         return dataclasses.replace(self, input_size=get_arch(self.arch).input_size)
+
+    def validate(self) -> None:
+        """Raise :class:`OptionError` (a ValueError) for a value out of range or settings in
+        conflict; the message names the ``swahr-infer train`` option where there is one."""
+        try:
+            get_arch(self.arch)
+        except KeyError as exc:
+            raise OptionError(exc.args[0]) from None
+        try:
+            low, high = (int(n) for n in self.people)
+        except (TypeError, ValueError):
+            raise OptionError(f"--people must be MIN,MAX, got {self.people!r}") from None
+        checks = [
+            (self.iters >= 1, f"--iters must be at least 1, got {self.iters}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.input_size >= 0 and self.input_size % 32 == 0,
+             f"--input-size must be a positive multiple of 32, got {self.input_size}"),
+            (math.isfinite(self.lr) and self.lr > 0,
+             f"--lr must be a positive number, got {self.lr}"),
+            (math.isfinite(self.sigma) and self.sigma > 0,
+             f"--sigma must be a positive number, got {self.sigma}"),
+            (0 <= self.flip_prob <= 1, f"--flip-prob must be in [0, 1], got {self.flip_prob}"),
+            (1 <= low <= high, f"--people MIN,MAX needs 1 <= MIN <= MAX, got {low},{high}"),
+            (self.max_people >= 1, f"max_people must be at least 1, got {self.max_people}"),
+            (0 <= self.warmup_frac <= 1, f"warmup_frac must be in [0, 1], got {self.warmup_frac}"),
+            (self.checkpoint_every >= 0,
+             f"--checkpoint-every must be 0 (none) or more, got {self.checkpoint_every}"),
+            (self.log_every >= 1, f"--log-every must be at least 1, got {self.log_every}"),
+            (self.workers >= -1, f"--workers must be -1 (automatic) or more, got {self.workers}"),
+            (self.threads >= 0,
+             f"--threads must be 0 (torch's default) or more, got {self.threads}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise OptionError(message)
+        _check_device(self.device)
+        if l2_twin_conflict(self):
+            raise OptionError("an L2 twin needs a SWAHR run (no fixed_sigma_l2) and its own "
+                              "directory")
+        if cuda_graphs_unavailable(self):
+            raise OptionError("CUDA graphs need a CUDA device (device 'auto' with a GPU, or "
+                              "'cuda')")
 
 
 @dataclass
@@ -201,6 +245,25 @@ def _device(cfg: TrainConfig) -> torch.device:
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(cfg.device)
+
+
+def _check_device(name: str) -> None:
+    """OptionError unless ``name`` is "auto" or a device torch knows and this machine has."""
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise OptionError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        raise OptionError(f"--device {name}: no CUDA device is available here (torch.cuda."
+                          "is_available() is False); use --device cpu or auto")
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise OptionError(f"--device {name}: no CUDA device {device.index} (this machine has "
+                          f"{count})")
 
 
 def state_dict_cpu(model: nn.Module) -> Dict[str, torch.Tensor]:
@@ -333,27 +396,80 @@ def l2_twin_conflict(cfg: TrainConfig) -> bool:
 
 
 def cuda_graphs_unavailable(cfg: TrainConfig) -> bool:
-    """Whether ``cfg`` asks for CUDA graphs on a device that has none (the CPU)."""
-    return cfg.cuda_graphs and _device(cfg).type != "cuda"
+    """Whether ``cfg`` asks for CUDA graphs on a device that has none (the CPU).  An invalid
+    device name is not this function's to report (:meth:`TrainConfig.validate` does)."""
+    try:
+        return cfg.cuda_graphs and _device(cfg).type != "cuda"
+    except RuntimeError:
+        return False
+
+
+# settings a resumed run may change: where it runs and how it reports, not what it trains
+RESUMABLE_FIELDS = frozenset({"device", "workers", "threads", "checkpoint_every", "log_every",
+                              "progress", "out_dir", "l2_twin_dir", "cuda_graphs"})
+
+
+def check_resume(cfg: TrainConfig) -> None:
+    """Raise :class:`OptionError` unless ``cfg.out_dir`` (and the L2 twin's directory) holds a
+    ``train_state.pth`` saved by a run of the same configuration: the same ``cfg`` (resolved)
+    but for :data:`RESUMABLE_FIELDS`.  Call it before the run rewrites ``config.json``."""
+    for arm_cfg in [cfg] + ([twin_config(cfg)] if cfg.l2_twin_dir else []):
+        path = os.path.join(arm_cfg.out_dir, "train_state.pth")
+        if not os.path.exists(path):
+            raise OptionError(f"cannot resume: {path} does not exist (start the run without "
+                              "--resume)")
+        saved = _saved_config(path)
+        differ = [f"{name} {_plain(value)!r} (saved: {_plain(saved[name])!r})"
+                  for name, value in dataclasses.asdict(arm_cfg).items()
+                  if name not in RESUMABLE_FIELDS and name in saved
+                  and _plain(value) != _plain(saved[name])]
+        if differ:
+            raise OptionError(
+                f"cannot resume {arm_cfg.out_dir}: its saved run was configured otherwise: "
+                f"{', '.join(differ)} (only {', '.join(sorted(RESUMABLE_FIELDS))} may change "
+                "on resume; to start this run over, drop --resume and add --overwrite)")
+
+
+def _saved_config(state_path: str) -> Dict[str, object]:
+    """The configuration stored in a ``train_state.pth`` (else the ``config.json`` beside it;
+    empty when neither has one)."""
+    try:
+        state = torch.load(state_path, map_location="cpu", mmap=True, weights_only=True)
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"cannot resume: {state_path} is not a readable training state "
+                              f"({reason})") from None
+    saved = state.get("config") if isinstance(state, dict) else None
+    if saved is None:
+        config_path = os.path.join(os.path.dirname(state_path), "config.json")
+        if os.path.exists(config_path):
+            with open(config_path) as f:
+                saved = json.load(f)
+    return dict(saved or {})
+
+
+def _plain(value: object) -> object:
+    """Tuples as lists: config.json and train_state.pth store ``people`` differently."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Run training as configured; return where the final weights are.
 
-    resume: continue from ``out_dir/train_state.pth`` (same config) instead of starting afresh.
+    Raises :class:`~swahr_infer.errors.OptionError` (a ValueError) for an invalid ``cfg``
+    (:meth:`TrainConfig.validate`).
+    resume: continue from ``out_dir/train_state.pth`` instead of starting afresh; the state must
+    exist and come from the same configuration (:func:`check_resume`).
     ``cfg.threads`` applies for the run; torch's thread count is restored afterwards.
     With ``cfg.l2_twin_dir`` the fixed-sigma L2 ablation (:func:`twin_config`) trains in the
     same process on the very same batches: the data is drawn once for both arms, and the two
     see exactly the same samples in the same order (on the CPU, bit for bit what two separate
     runs give).
     """
+    cfg.validate()
     cfg = cfg.resolved()
-    if cfg.input_size % 32:
-        raise ValueError(f"input size must be a multiple of 32, got {cfg.input_size}")
-    if l2_twin_conflict(cfg):
-        raise ValueError("an L2 twin needs a SWAHR run (no fixed_sigma_l2) and its own directory")
-    if cuda_graphs_unavailable(cfg):
-        raise ValueError("CUDA graphs need a CUDA device (device 'auto' with a GPU, or 'cuda')")
+    if resume:
+        check_resume(cfg)  # before the run writes its config.json
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)

@@ -12,7 +12,15 @@ of its arguments: batch b is drawn from (seed, b), so --seed fixes the data; on 
 fixed --threads the weights are reproducible too.
 
 --input-size defaults to the architecture's test-time input size (the one the exported model's
-metadata carries), so the model is trained at the scale it will run at.
+metadata carries), so the model is trained at the scale it will run at; `swahr-infer export`
+reads another size from OUT/config.json.
+
+A run folder is not overwritten by accident: where OUT already holds a run (train_state.pth or
+model_final.pth), add --resume to continue it or --overwrite to start it over.  --resume needs
+OUT/train_state.pth (and with --l2-twin DIR, DIR/train_state.pth) and the saved run's settings:
+only --device, --workers, --threads, --checkpoint-every, --log-every, --no-progress and
+--cuda-graphs may change.
+The progress bar is drawn when stderr is a terminal (--no-progress: never).
 
 Example (the bundled model; on a 2-core CPU a batch-32 iteration of w16-small takes seconds):
   swahr-infer train --arch w16-small --iters 1200 --batch-size 32 --out runs/w16-small
@@ -27,6 +35,9 @@ A second stage from trained weights (fresh Adam and schedule; another seed, so o
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 HELP = "train a SWAHR model on synthetic people (PyTorch)"
 
@@ -67,15 +78,28 @@ def add_arguments(p) -> None:
     p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
     p.add_argument("--log-every", type=int, default=10, help="iterations between log.jsonl lines")
     p.add_argument("--out", default="runs/train", help="output directory")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pth")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pth (same settings as the saved run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh even where OUT (or --l2-twin DIR) already holds a run")
     p.add_argument("--init", default="", metavar="CKPT",
                    help="start from these weights (same --arch) with a fresh optimiser and "
                         "learning-rate schedule: a second training stage; use another --seed")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (default: one when stderr is a terminal)")
+
+
+def _existing_run(directory: str) -> str:
+    """The file that shows ``directory`` holds a training run, or ""."""
+    for name in ("train_state.pth", "model_final.pth"):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    return ""
 
 
 def run(args) -> int:
-    from ..errors import MissingDependencyError, ModelError
+    from ..errors import MissingDependencyError, ModelError, OptionError
 
     try:
         import torch  # noqa: F401
@@ -96,12 +120,22 @@ def run(args) -> int:
         init=args.init, l2_twin_dir=args.l2_twin, cuda_graphs=args.cuda_graphs,
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
-        progress=args.progress)
+        progress=sys.stderr.isatty() if args.progress is None else args.progress)
     if l2_twin_conflict(cfg):
         raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other "
                          "than --out")
     if cuda_graphs_unavailable(cfg):
         raise ModelError("--cuda-graphs needs a CUDA GPU (this run's device is the CPU)")
+    cfg.validate()
+    if args.resume and args.overwrite:
+        raise OptionError("--resume continues the run in --out, --overwrite starts it over: "
+                          "give one of them")
+    if not (args.resume or args.overwrite):
+        for directory in filter(None, (cfg.out_dir, cfg.l2_twin_dir)):
+            found = _existing_run(directory)
+            if found:
+                raise OptionError(f"{directory} already holds a training run ({found}): add "
+                                  "--resume to continue it or --overwrite to start it over")
     result = train(cfg, resume=args.resume)
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
           f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")

@@ -1,5 +1,6 @@
 """``swahr-infer export``: it works, and every bad input ends in one line and a non-zero code."""
 
+import json
 import subprocess
 import sys
 
@@ -79,6 +80,37 @@ def test_input_size_travels_in_the_metadata(tmp_path, tiny_checkpoint):
     assert main(["export", str(tiny_checkpoint), "-o", str(fine_tuned), "--input-size", "320"]) == 0
     assert Estimator(default, device="cpu").input_size == 256
     assert Estimator(fine_tuned, device="cpu").input_size == 320
+
+
+def exported_input_size(path):
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(props["swahr.input_size"])
+
+
+def test_input_size_comes_from_the_training_run(tmp_path, capsys):
+    """A checkpoint of `swahr-infer train --input-size 64` exports at 64 (its run folder's
+    config.json), not at the architecture's 256; --input-size still wins."""
+    run = tmp_path / "run"
+    assert main(["train", "--arch", "w8-tiny", "--input-size", "64", "--iters", "1",
+                 "--batch-size", "1", "--people", "1,2", "--threads", "1", "--out", str(run),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    output = tmp_path / "m.onnx"
+    assert main(["export", str(run / "model_final.pth"), "-o", str(output)]) == 0
+    assert exported_input_size(output) == 64
+    assert f"input size 64, from {run / 'config.json'}" in capsys.readouterr().out
+    assert main(["export", str(run / "model_final.pth"), "-o", str(output),
+                 "--input-size", "320"]) == 0
+    assert exported_input_size(output) == 320
+    assert "input size" not in capsys.readouterr().out
+    # a config.json of another architecture is not this checkpoint's run: the default stands
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "arch": "w32"}))
+    assert main(["export", str(run / "model_final.pth"), "-o", str(output)]) == 0
+    assert exported_input_size(output) == 256
+    assert "input size" not in capsys.readouterr().out
 
 
 def test_default_output_name():

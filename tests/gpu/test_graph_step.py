@@ -93,10 +93,14 @@ def test_a_run_with_graphs_trains_like_one_without(tmp_path):
 
 
 def test_checkpoints_resume_across_graphs_and_eager(tmp_path):
+    from tests.training.interrupt import interrupted_at
+
     for first, then in ((True, False), (False, True)):
         name = f"from_{'graphs' if first else 'eager'}"
-        train(_config(tmp_path, name, iters=5, cuda_graphs=first))
-        resumed = train(_config(tmp_path, name, iters=10, cuda_graphs=then), resume=True)
+        with interrupted_at(5):  # stopped before step 6, after the checkpoint of step 5
+            train(_config(tmp_path, name, iters=10, checkpoint_every=5, cuda_graphs=first))
+        resumed = train(_config(tmp_path, name, iters=10, checkpoint_every=5, cuda_graphs=then),
+                        resume=True)
         assert resumed.iterations == 10
         state = torch.load(tmp_path / name / "train_state.pth")
         steps = {float(s["step"]) for s in state["optimizer"]["state"].values()}

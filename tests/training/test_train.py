@@ -3,6 +3,7 @@
 import builtins
 import json
 import math
+import re
 import types
 
 import numpy as np
@@ -12,7 +13,9 @@ import torch
 from export.model import build_model, get_arch
 from export.train import SyntheticBatches, TrainConfig, learning_rate, make_batch, train
 from swahr_infer.cli import main as cli_main
-from swahr_infer.errors import MissingDependencyError
+from swahr_infer.errors import MissingDependencyError, OptionError
+
+from .interrupt import interrupted_at
 
 
 def tiny_config(tmp_path, **kw):
@@ -45,7 +48,10 @@ def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
     straight = train(tiny_config(tmp_path / "b", iters=2, checkpoint_every=1))
     after_one = torch.load(tmp_path / "b" / "model_iter1.pth")
     assert all(torch.equal(one[k], after_one[k]) for k in one)  # same seed, same weights
-    resumed = train(tiny_config(tmp_path / "a", iters=2), resume=True)
+    with interrupted_at(1):
+        train(tiny_config(tmp_path / "r"))
+    assert torch.load(tmp_path / "r" / "train_state.pth")["iteration"] == 1
+    resumed = train(tiny_config(tmp_path / "r"), resume=True)
     assert resumed.iterations == 2
     a, b = torch.load(resumed.checkpoint), torch.load(straight.checkpoint)
     assert all(torch.equal(a[k], b[k]) for k in a)  # resuming continues the same run exactly
@@ -65,10 +71,15 @@ def test_l2_twin_is_the_separate_l2_run_trained_on_the_same_batches(tmp_path, ca
     assert json.loads((tmp_path / "l2" / "config.json").read_text())["fixed_sigma_l2"] is True
     assert (tmp_path / "l2" / "model_iter1.pth").exists()
     assert "scale0" in paired.losses and "scale0" not in paired.twin.losses
-    # resuming the pair continues both
-    resumed = train(tiny_config(tmp_path / "swahr", iters=3, l2_twin_dir=str(tmp_path / "l2")),
-                    resume=True)
-    assert resumed.iterations == resumed.twin.iterations == 3
+    # resuming an interrupted pair continues both, exactly
+    pair = tiny_config(tmp_path / "p", l2_twin_dir=str(tmp_path / "p_l2"))
+    with interrupted_at(1):
+        train(pair)
+    resumed = train(pair, resume=True)
+    assert resumed.iterations == resumed.twin.iterations == 2
+    for a, b in ((resumed, paired), (resumed.twin, paired.twin)):
+        wa, wb = torch.load(a.checkpoint), torch.load(b.checkpoint)
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
     with pytest.raises(ValueError, match="own directory"):
         train(tiny_config(tmp_path / "c", l2_twin_dir=str(tmp_path / "c")))
     rc = cli_main(["train", "--arch", "w8-tiny", "--iters", "1", "--batch-size", "1",
@@ -78,6 +89,68 @@ def test_l2_twin_is_the_separate_l2_run_trained_on_the_same_batches(tmp_path, ca
     assert "L2 twin" in capsys.readouterr().out
     assert cli_main(["train", "--fixed-sigma-l2", "--l2-twin", str(tmp_path / "f"),
                      "--out", str(tmp_path / "g")]) == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("iters", 0, "--iters must be at least 1"),
+    ("iters", -1, "--iters must be at least 1"),
+    ("batch_size", 0, "--batch-size must be at least 1"),
+    ("people", (5, 1), "--people MIN,MAX needs 1 <= MIN <= MAX, got 5,1"),
+    ("people", (0, 2), "--people"),
+    ("lr", -1.0, "--lr must be a positive number"),
+    ("lr", float("nan"), "--lr must be a positive number"),
+    ("sigma", 0.0, "--sigma must be a positive number"),
+    ("flip_prob", 2.0, "--flip-prob must be in [0, 1]"),
+    ("checkpoint_every", -1, "--checkpoint-every"),
+    ("log_every", 0, "--log-every must be at least 1"),
+    ("max_people", 0, "max_people must be at least 1"),
+    ("input_size", 100, "--input-size must be a positive multiple of 32"),
+    ("device", "gpu", "--device must be auto, cpu, cuda or cuda:N"),
+    ("workers", -2, "--workers"),
+])
+def test_invalid_configs_are_option_errors_before_anything_is_written(tmp_path, field, value,
+                                                                      message):
+    cfg = tiny_config(tmp_path / "run", **{field: value})
+    with pytest.raises(OptionError, match=re.escape(message)):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+    assert isinstance(OptionError(""), ValueError)  # what API callers catching ValueError get
+
+
+def test_cuda_device_without_cuda_is_an_option_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(OptionError, match=f"--device {device}: no CUDA device"):
+            train(tiny_config(tmp_path / "run", device=device))
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_needs_the_saved_state_and_the_same_configuration(tmp_path):
+    with pytest.raises(OptionError, match="cannot resume: .*train_state.pth does not exist"):
+        train(tiny_config(tmp_path / "none"), resume=True)
+    assert not (tmp_path / "none" / "model_final.pth").exists()
+    run = tmp_path / "run"
+    with interrupted_at(1):
+        train(tiny_config(run))
+    saved = (run / "config.json").read_text()
+    for changed in (dict(input_size=128), dict(arch="w16-small"), dict(batch_size=1),
+                    dict(seed=1), dict(iters=3), dict(lr=1e-2), dict(sigma=3.0),
+                    dict(people=(1, 2)), dict(fixed_sigma_l2=True), dict(augment=False),
+                    dict(flip_prob=0.0), dict(init=str(run / "model_iter1.pth"))):
+        name = next(iter(changed))
+        with pytest.raises(OptionError, match=f"cannot resume .*: .*{name} .*saved"):
+            train(tiny_config(run, **changed), resume=True)
+    with pytest.raises(OptionError, match=r"input_size 128 \(saved: 64\), seed 1 \(saved: 0\)"):
+        train(tiny_config(run, input_size=128, seed=1), resume=True)
+    assert (run / "config.json").read_text() == saved  # the saved run's settings are kept
+    assert torch.load(run / "train_state.pth")["iteration"] == 1
+    # where it runs and how it reports may change
+    resumed = train(tiny_config(run, threads=2, log_every=2, checkpoint_every=0, workers=0,
+                                device="cpu"), resume=True)
+    assert resumed.iterations == 2
+    # the L2 twin's state must be there too
+    with pytest.raises(OptionError, match="twin.*train_state.pth does not exist"):
+        train(tiny_config(run, l2_twin_dir=str(tmp_path / "twin")), resume=True)
 
 
 def test_init_warm_starts_from_weights_with_a_fresh_schedule(tmp_path, capsys):
