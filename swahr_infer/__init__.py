@@ -25,8 +25,7 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import errors
-    from .decode import decode
+    from . import decode, errors
     from .estimator import Estimator
     from .metadata import ModelInfo
     from .poses import Poses
@@ -35,7 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str):
     if name in _LAZY:
         module = import_module(_LAZY[name], __name__)
-        value = module if name == "errors" else getattr(module, name)
+        # errors and decode are modules: a package's submodule becomes its attribute once it is
+        # imported anywhere, so returning decode's function here would make swahr_infer.decode
+        # a function or a module depending on what was imported before
+        value = module if name in ("errors", "decode") else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'swahr_infer' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -10,7 +11,7 @@ import numpy as np
 from .skeleton import COCO
 
 
-@dataclass
+@dataclass(eq=False)  # the generated __eq__ would compare arrays element-wise; see __eq__
 class Poses:
     """Multi-person poses in original-image pixels.
 
@@ -48,6 +49,22 @@ class Poses:
     def __len__(self) -> int:
         return len(self.keypoints)
 
+    def __eq__(self, other: object) -> bool:
+        """Same persons (keypoints, scores and scales equal, NaN equal to NaN), joints and skeleton."""
+        if not isinstance(other, Poses):
+            return NotImplemented
+        if (self.keypoint_scales is None) != (other.keypoint_scales is None):
+            return False
+        arrays = [(self.keypoints, other.keypoints), (self.scores, other.scores)]
+        if self.keypoint_scales is not None:
+            arrays.append((self.keypoint_scales, other.keypoint_scales))
+        return (tuple(self.joint_names) == tuple(other.joint_names)
+                and [tuple(p) for p in self.skeleton] == [tuple(p) for p in other.skeleton]
+                and all(a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+                        for a, b in arrays))
+
+    __hash__ = None  # mutable arrays inside
+
     @property
     def num_joints(self) -> int:
         return len(self.joint_names)
@@ -70,7 +87,13 @@ class Poses:
                      self.skeleton, scales)
 
     def to_coco(self, image_id: int, category_id: int = 1) -> List[Dict]:
-        """COCO results entries (``keypoints`` flattened x, y, score; ``score`` per person)."""
+        """COCO results entries (``keypoints`` flattened x, y, score; ``score`` per person).
+
+        ``image_id`` and ``category_id`` must be integers, as COCO's are (a float or a string
+        would silently become another id, or fail inside ``int``)."""
+        for name, value in (("image_id", image_id), ("category_id", category_id)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an integer (COCO ids are), not {value!r}")
         return [
             {
                 "image_id": int(image_id),
@@ -97,6 +120,11 @@ class Poses:
 
     @staticmethod
     def concatenate(items: Sequence["Poses"]) -> "Poses":
+        """The persons of all ``items`` in order (same joints); at least one item is needed,
+        since an empty list says nothing of the joints (``Poses.empty(...)`` makes none)."""
+        if not items:
+            raise ValueError("Poses.concatenate needs at least one Poses (for none, use "
+                             "Poses.empty(joint_names, skeleton))")
         first = items[0]
         scales = None
         if all(p.keypoint_scales is not None for p in items):
