@@ -413,13 +413,16 @@ class BatchSummary:
 
 
 def results_format(out: Union[str, os.PathLike]) -> str:
-    """"parquet" or "jsonl", from the file suffix of ``out``."""
+    """"parquet" (``.parquet``, ``.pq``) or "jsonl" (``.jsonl``, ``.ndjson``, and ``.json``,
+    which also gets JSON lines, one object per line, not one JSON list), from the file suffix
+    of ``out``; the error lists every accepted suffix."""
     suffix = Path(out).suffix.lower()
     if suffix in _PARQUET_SUFFIXES:
         return "parquet"
     if suffix in _JSON_SUFFIXES:
         return "jsonl"
-    raise ValueError(f"{out}: results file must end with .parquet or .jsonl, not {suffix!r}")
+    raise ValueError(f"{out}: results file must end with .parquet or .jsonl (also accepted: "
+                     f".pq for Parquet, .ndjson or .json for JSON lines), not {suffix!r}")
 
 
 @contextmanager

@@ -438,12 +438,20 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
 
 
 def write_json(path: Union[str, Path], payload: Mapping[str, object]) -> Path:
-    """Write ``payload`` as indented JSON (creating folders), atomically."""
+    """Write ``payload`` as indented JSON (creating folders), atomically.
+
+    The partial file is removed when the write or the rename fails (``path`` a folder, a full
+    disk, a value that is not JSON), so a failed write leaves nothing behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + f".{os.getpid()}.partial")
-    temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -36,6 +36,10 @@ class DeviceError(SwahrError, RuntimeError):
     """A CUDA device is needed but none is usable (no GPU, no driver, or a CUDA failure)."""
 
 
+class ToolError(SwahrError, RuntimeError):
+    """An external tool swahr-infer runs (trtexec) failed; the message carries its log's tail."""
+
+
 class MissingDependencyError(SwahrError, ImportError):
     """An optional package is needed for this feature; the message names the extra to install."""
 

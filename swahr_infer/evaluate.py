@@ -417,6 +417,19 @@ def predict_images(estimator, images: Sequence[Dict[str, Any]], image_dir: PathL
     return results, failures
 
 
+def same_file(first: PathLike, second: PathLike) -> bool:
+    """True when two paths name one file: the same resolved path (also for files that do not
+    exist yet), or for existing files the same (device, inode), which also catches hard links
+    and case-insensitive file systems."""
+    first, second = Path(first), Path(second)
+    try:
+        if os.path.samefile(first, second):
+            return True
+    except OSError:  # one of them does not exist (yet)
+        pass
+    return first.resolve() == second.resolve()
+
+
 def _check_model(estimator, layout: Layout, annotation_file: PathLike) -> None:
     info = estimator.info
     if info.num_joints != layout.num_joints:
@@ -439,7 +452,8 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         scales, flip: test scales and flip test (default: the Estimator's, i.e. (1.0,) and on).
         limit: only the first ``limit`` images of the annotation file.
         dataset: "auto" (from the file), "coco" or "crowdpose".
-        results_file: also write the COCO results there (JSON list).
+        results_file: also write the COCO results there (JSON list); never the annotation
+            file itself (refused before predicting).
         progress: tqdm progress bar (None: only on a terminal).
         **estimator_options: passed to the Estimator (threads, device, ...).
 
@@ -448,9 +462,15 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         AnnotationError, ModelError: an unusable annotation file; a model with another joint
             count.
         ImageError: not one image could be evaluated.
+        OptionError: ``results_file`` is the annotation file.
     """
     from .estimator import Estimator
 
+    if results_file is not None and same_file(results_file, annotation_file):
+        # the results would replace the ground truth, and scoring would then read them back
+        raise OptionError(f"results_file {results_file} is the annotation file "
+                          f"{annotation_file}: writing the results there would replace the "
+                          "annotations; choose another file")
     data = load_annotations(annotation_file)
     if dataset == "auto":
         dataset = detect_dataset(data)
@@ -503,4 +523,4 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
 
 __all__ = ["CocoMetrics", "CrowdPoseMetrics", "EvalReport", "ImageFailure", "ScoringAPI",
            "XTCOCOTOOLS_INSTALL", "detect_dataset", "evaluate", "load_annotations",
-           "person_category", "predict_images", "score", "scoring_api"]
+           "person_category", "predict_images", "same_file", "score", "scoring_api"]

@@ -87,8 +87,8 @@ class ModelInfo:
         ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if not ours:
             raise ModelError(
-                f"{source} has no swahr-infer metadata: export it with `swahr-infer export` "
-                "(or pass the ModelInfo explicitly)"
+                f"{source} has no swahr-infer metadata: re-export it with `swahr-infer export`"
+                " (or, in Python, pass a ModelInfo)"
             )
         known = {f.name for f in fields(cls)}
         values = {}
@@ -144,9 +144,22 @@ def replace_info(info: ModelInfo, **changes) -> ModelInfo:
 
 
 def read_onnx_props(path: str) -> Optional[Dict[str, str]]:
-    """metadata_props of an ONNX file without loading its weights into onnx (uses onnxruntime)."""
+    """metadata_props of an ONNX file without loading its weights into onnx (uses onnxruntime).
+
+    Raises ModelError for a missing file or one ONNX Runtime cannot load (not ONNX, truncated),
+    as the ONNX Runtime backend does: `build` and `trtexec` read models through this, and
+    onnxruntime's own exceptions are not errors the command line reports in one line.
+    """
+    import os
+
     import onnxruntime as ort  # a runtime dependency
 
+    if not os.path.isfile(path):
+        what = "a folder, not a model file" if os.path.isdir(path) else "no such model file"
+        raise ModelError(f"{path}: {what}")
     sess_opts = ort.SessionOptions()
-    sess = ort.InferenceSession(path, sess_opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(str(path), sess_opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"{path}: not an ONNX model ONNX Runtime can load ({exc})") from exc
     return dict(sess.get_modelmeta().custom_metadata_map)

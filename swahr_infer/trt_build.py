@@ -26,12 +26,20 @@ log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".json"
 
 
+#: how to get TensorRT's Python package: no extra of ours provides it (the `gpu` extra is CuPy
+#: only); NVIDIA publishes wheels on PyPI for x86-64, and on a Jetson the bindings come with
+#: JetPack, not from PyPI (docs/gpu.md, "Jetson")
+TENSORRT_INSTALL = ("on x86-64 with an NVIDIA driver: pip install tensorrt (NVIDIA's wheels); "
+                    "on a Jetson it comes with JetPack (use the system Python or a venv with "
+                    "--system-site-packages)")
+
+
 def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError as exc:
-        raise MissingDependencyError("tensorrt (NVIDIA TensorRT 8.6 / 10.x / 11.x)", "gpu",
-                                     "TensorRT engines") from exc
+        raise MissingDependencyError("tensorrt (NVIDIA TensorRT 8.6 / 10.x / 11.x)", "",
+                                     "TensorRT engines", install=TENSORRT_INSTALL) from exc
     return trt
 
 
@@ -86,6 +94,7 @@ def _load_timing_cache(config, path: Optional[str]):
 
 def _atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)  # as the ONNX export does: -o may name a new folder
     fd, tmp = tempfile.mkstemp(prefix=".swahr-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:

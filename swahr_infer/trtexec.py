@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from typing import Dict, List, Optional, Sequence
 
+from .errors import ToolError
 from .trt_compat import Shape, default_profile, format_shape, parse_version, precision_plan
 
 _PREFIX = re.compile(r"^(?:\[[^\]]*\]\s*)*")  # "[10/03/2024-10:47:59] [I] "
@@ -107,10 +108,11 @@ def installed_version(executable: str = "trtexec") -> Optional[str]:
 
 
 def run(argv: Sequence[str], timeout: float = 3600) -> Dict:
-    """Run trtexec and parse its summary; raises RuntimeError with its log tail on failure."""
+    """Run trtexec and parse its summary; raises :class:`~swahr_infer.errors.ToolError` (a
+    RuntimeError) with its log's tail when it fails."""
     proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(log.splitlines()[-20:])
-        raise RuntimeError(f"trtexec failed with exit code {proc.returncode}:\n{tail}")
+        raise ToolError(f"trtexec failed with exit code {proc.returncode}:\n{tail}")
     return parse_summary(log)

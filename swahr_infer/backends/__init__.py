@@ -57,7 +57,10 @@ def backend_class(name: str) -> type:
             raise
         ours = bool(exc.name and exc.name.startswith(__name__))  # module not in this install
         package = name if ours or not exc.name else exc.name
-        raise MissingDependencyError(package, extra, f"the {name} backend") from exc
+        install = ""
+        if name == "tensorrt":  # not a pip extra: NVIDIA's wheels or JetPack
+            from ..trt_build import TENSORRT_INSTALL as install
+        raise MissingDependencyError(package, extra, f"the {name} backend", install=install) from exc
     return module.BACKEND
 
 

@@ -37,8 +37,12 @@ def default_providers(device: str = "auto") -> Sequence[str]:
         if not has_cuda:
             from ..errors import MissingDependencyError
 
-            raise MissingDependencyError("onnxruntime-gpu (with CUDA)", "gpu",
-                                         "running ONNX models on the GPU")
+            # no extra of ours provides it (the `gpu` extra is CuPy): the CUDA build of ONNX
+            # Runtime is its own package, which replaces the CPU one
+            raise MissingDependencyError(
+                "onnxruntime-gpu (with CUDA)", "", "running ONNX models on the GPU",
+                install="pip uninstall onnxruntime && pip install onnxruntime-gpu (the CUDA "
+                        "build of ONNX Runtime replaces the CPU package)")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
 

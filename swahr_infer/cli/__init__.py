@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log details and show tracebacks on errors")
+    # the same flag after the subcommand (`swahr-infer bench ... -v`); SUPPRESS leaves it out of
+    # the namespace unless given there, so it cannot reset a -v given before the subcommand
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                         help="log details and show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module, error = _load(name)
@@ -50,11 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
             if isinstance(error, ModuleNotFoundError) and error.name and error.name.startswith(
                     __name__):
                 continue  # not written yet
-            p = sub.add_parser(name, help=f"(unavailable: {error})")
+            p = sub.add_parser(name, help=f"(unavailable: {error})", parents=[verbose])
             p.set_defaults(_unavailable=error)
             continue
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           parents=[verbose])
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -28,9 +28,15 @@ import sys
 from pathlib import Path
 from typing import Tuple
 
+from .args import check_output_file, int_at_least
 from .export import ARCH_NAMES  # the registered architectures, listed without torch
 
 HELP = "measure per-stage latency, images/s and peak memory on this machine"
+
+
+#: largest --size side: more than any camera gives; drawing the synthetic image takes about
+#: 40 bytes a pixel (10 GiB at 16384 x 16384), so larger sizes only end in a MemoryError
+MAX_SIDE = 16384
 
 
 def _size(text: str) -> Tuple[int, int]:
@@ -40,16 +46,13 @@ def _size(text: str) -> Tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1920x1080, got {text!r}")
     if width < 2 or height < 2:
         raise argparse.ArgumentTypeError(f"width and height must be at least 2, got {text!r}")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"width and height must be at most {MAX_SIDE}, got "
+                                         f"{text!r}")
     return width, height
 
 
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
-        return value
-    return parse
+_size.__name__ = "WxH"  # argparse names the type in "invalid ... value" messages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,15 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=Path, default=None,
                         help="image file to run on (default: a synthetic JPEG of --size)")
     parser.add_argument("--size", type=_size, default=(1920, 1080), metavar="WxH",
-                        help="size of the synthetic image (default 1920x1080)")
-    parser.add_argument("--runs", type=_count(1), default=10, metavar="N",
+                        help=f"size of the synthetic image (default 1920x1080; each side 2 to "
+                             f"{MAX_SIDE})")
+    parser.add_argument("--runs", type=int_at_least(1), default=10, metavar="N",
                         help="timed calls (default 10)")
-    parser.add_argument("--warmup", type=_count(0), default=2, metavar="N",
+    parser.add_argument("--warmup", type=int_at_least(0), default=2, metavar="N",
                         help="untimed calls first (default 2)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                         help="test scales, e.g. 2 1 0.5 (default: 1)")
     parser.add_argument("--no-flip", action="store_true", help="turn the flip test off")
-    parser.add_argument("--threads", type=_count(0), default=0, metavar="N",
+    parser.add_argument("--threads", type=int_at_least(0), default=0, metavar="N",
                         help="inference threads (default: the backend's choice)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where ONNX Runtime runs (default: CUDA if available)")
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import __version__
     from ..benchmark import (STAGES, default_cache_dir, describe, format_table, machine_info,
                              measure, random_model, synthetic_image_file, write_json)
+    from ..errors import OptionError
     from ..estimator import Estimator
     from ..image_io import to_pixels
 
@@ -97,11 +102,17 @@ def run(args: argparse.Namespace) -> int:
         print("swahr-infer bench: --fp16 only applies with --arch (a --model file has its own "
               "precision)", file=sys.stderr)
         return 2
+    check_output_file(args.json, "--json")  # before the run, not after it with its result lost
     cache = args.cache_dir or default_cache_dir()
     model = args.model
     if args.arch is not None:
         model = random_model(args.arch, cache, fp16=args.fp16, seed=args.seed)
-    image = args.image or synthetic_image_file(*args.size, cache)
+    try:
+        image = args.image or synthetic_image_file(*args.size, cache)
+    except MemoryError:  # within MAX_SIDE, but more than this machine has
+        width, height = args.size
+        raise OptionError(f"--size {width}x{height}: not enough memory to draw a synthetic image "
+                          "that large; give a smaller --size or an --image") from None
     height, width = to_pixels(image)[0].shape[:2]  # also fails early on an unreadable image
 
     with Estimator(model, scales=tuple(args.scales), flip=not args.no_flip,

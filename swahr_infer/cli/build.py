@@ -9,7 +9,7 @@ version and GPU, checked when the engine is loaded.
 
 from __future__ import annotations
 
-from .args import dims, int_at_least
+from .args import SIZE_MULTIPLE, check_output_file, check_profile, dims, int_at_least
 
 HELP = "build a TensorRT engine (.engine) from an exported .onnx model"
 
@@ -18,12 +18,12 @@ def add_arguments(p) -> None:
     p.add_argument("model", help="exported .onnx model")
     p.add_argument("-o", "--output", required=True, help="engine file to write (.engine/.plan)")
     p.add_argument("--fp16", action="store_true", help="FP16 engine (see above)")
-    p.add_argument("--min", dest="min_hw", type=dims("HxW", multiple=32), help="smallest HxW (default: input_size/2)")
-    p.add_argument("--opt", dest="opt_hw", type=dims("HxW", multiple=32), help="HxW to tune for (default: 3:2 frame)")
-    p.add_argument("--max", dest="max_hw", type=dims("HxW", multiple=32), help="largest HxW (default: 2x input_size)")
-    p.add_argument("--batch", type=int_at_least(1), default=2, help="max batch (2 = image + flipped copy)")
+    p.add_argument("--min", dest="min_hw", type=dims("HxW", multiple=SIZE_MULTIPLE), help="smallest HxW (default: input_size/2)")
+    p.add_argument("--opt", dest="opt_hw", type=dims("HxW", multiple=SIZE_MULTIPLE), help="HxW to tune for (default: 3:2 frame)")
+    p.add_argument("--max", dest="max_hw", type=dims("HxW", multiple=SIZE_MULTIPLE), help="largest HxW (default: 2x input_size)")
+    p.add_argument("--batch", type=int_at_least(1), default=2, help="max batch (default 2: the image and its flipped copy)")
     p.add_argument("--timing-cache", default=None, help="timing cache file (read and updated)")
-    p.add_argument("--workspace", type=int_at_least(1), default=4096, help="builder workspace in MB")
+    p.add_argument("--workspace", type=int_at_least(1), default=4096, help="builder workspace in MB (default 4096)")
 
 
 def run(args) -> int:
@@ -31,6 +31,7 @@ def run(args) -> int:
     from ..trt_build import BuildOptions, build_engine
     from ..trt_compat import default_profile
 
+    check_output_file(args.output, "-o")  # before minutes of building, not after
     info = ModelInfo.from_props(read_onnx_props(args.model), source=args.model)
     mn, opt, mx = default_profile(info.input_size, info.size_divisor, batch=args.batch)
     if args.min_hw:
@@ -39,6 +40,7 @@ def run(args) -> int:
         opt = (args.batch, 3, *args.opt_hw)
     if args.max_hw:
         mx = (args.batch, 3, *args.max_hw)
+    check_profile((mn, opt, mx))  # before TensorRT parses the model, not after
     opts = BuildOptions(fp16=args.fp16, shapes=(mn, opt, mx), workspace_mb=args.workspace,
                         timing_cache=args.timing_cache)
     sidecar = build_engine(args.model, args.output, opts)

@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the metrics, counts and failures here as JSON")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where ONNX Runtime runs (default: CUDA if available)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="inference threads (default: the backend's choice)")
+    parser.add_argument("--threads", type=int_at_least(0), default=0, metavar="N",
+                        help="inference threads (default 0: the backend's choice)")
     add_assignment(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
     from .args import check_output_file
 
+    _check_distinct_files(args)
     check_output_file(args.out, "--out")
     check_output_file(args.metrics_json, "--metrics-json")
     with logging_redirect_tqdm():  # per-image warnings above the progress bar, not through it
@@ -90,3 +91,20 @@ def run(args: argparse.Namespace) -> int:
                          for f in report.failures],
         }, indent=2))
     return 0
+
+
+def _check_distinct_files(args: argparse.Namespace) -> None:
+    """--out and --metrics-json are written after the run: neither may be the --ann file (the
+    annotations would be replaced by results or metrics, and scoring would read those back),
+    and they may not be one file (the metrics would silently replace the results)."""
+    from ..errors import OptionError
+    from ..evaluate import same_file
+
+    for option, path in (("--out", args.out), ("--metrics-json", args.metrics_json)):
+        if path is not None and same_file(path, args.ann):
+            raise OptionError(f"{option} {path} is the --ann file: it would replace the "
+                              "annotations; write it elsewhere")
+    if args.out is not None and args.metrics_json is not None and same_file(args.out,
+                                                                          args.metrics_json):
+        raise OptionError(f"--out and --metrics-json name the same file ({args.out}): the "
+                          "metrics would replace the results; give two files")

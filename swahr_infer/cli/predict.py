@@ -15,9 +15,9 @@ status 1, listing the failures, at the end.  Option values and the --out / --jso
 checked before the first image is processed.
 
 With --ray, the images of a folder run on Ray Data (a pool of workers, one model each; a local
-Ray unless --address names a cluster) and --out is the results file, .parquet or .jsonl: one
-row per image with its poses, or with the reason it failed.  Needs pip install
-"swahr-infer[ray]".
+Ray unless --address names a cluster) and --out is the results file: Parquet for .parquet or
+.pq, JSON lines (one object per line, also for .json) for .jsonl, .ndjson or .json; one row per
+image with its poses, or with the reason it failed.  Needs pip install "swahr-infer[ray]".
 
 examples:
   swahr-infer predict photo.jpg --model w32_512.onnx --out annotated/
@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", type=Path, default=None,
                         help="folder for annotated images / videos; when it lies inside the "
                              "INPUT folder its files are not taken as inputs (with --ray: the "
-                             "results file, .parquet or .jsonl)")
+                             "results file: .parquet or .pq for Parquet; .jsonl, .ndjson or "
+                             ".json for JSON lines, one object per line)")
     parser.add_argument("--json", type=Path, default=None, help="write COCO-format results here")
     parser.add_argument("--threads", type=int, default=0,
                         help="inference threads (default 0: the backend's choice)")
@@ -81,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ray = parser.add_argument_group(
         "scale-out on Ray Data (pip install \"swahr-infer[ray]\")")
     ray.add_argument("--ray", action="store_true",
-                     help="run on Ray Data; --out is then the results file (.parquet or .jsonl)")
+                     help="run on Ray Data; --out is then the results file (.parquet / .pq: "
+                          "Parquet; .jsonl / .ndjson / .json: JSON lines)")
     ray.add_argument("--address", default=None,
                      help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a "
                           "local Ray")
@@ -242,6 +244,7 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"swahr-infer predict: error: {exc}", file=sys.stderr)
         return 2
+    _check_ray_options(args)
     num_cpus = None
     if not args.address and args.workers:  # a local Ray just big enough for the pool
         num_cpus = args.workers * max(1, args.threads)
@@ -275,6 +278,23 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 1
     return 0
+
+
+def _check_ray_options(args: argparse.Namespace) -> None:
+    """The pool options and the results file, checked before a local Ray starts (seconds) and
+    the job runs (hours): Ray would otherwise fail with a traceback once started, a --workers 0
+    would silently mean the default, and a results path that is a folder would lose every
+    result at the final write."""
+    if args.workers is not None and args.workers < 1:
+        raise OptionError(f"--workers must be at least 1, not {args.workers} (leave it out for "
+                          "one per GPU, else one per CPU)")
+    if args.batch_size < 1:
+        raise OptionError(f"--batch-size must be at least 1, not {args.batch_size}")
+    gpus = args.gpus_per_worker
+    if gpus is not None and not (math.isfinite(gpus) and gpus >= 0):
+        raise OptionError(f"--gpus-per-worker must be 0 or more (fractions share a GPU), not "
+                          f"{gpus}")
+    check_output_file(args.out, "--out")
 
 
 def _last_line(exc: BaseException) -> str:

@@ -47,6 +47,9 @@ def _pair(text: str):
     return int(lo), int(hi or lo)
 
 
+_pair.__name__ = "MIN,MAX"  # argparse says "invalid MIN,MAX value: ..." for a bad --people
+
+
 def add_arguments(p) -> None:
     p.add_argument("--arch", default="w16-small",
                    help="architecture from export.model.ARCHS (w8-tiny, w16-small, w32, ...)")

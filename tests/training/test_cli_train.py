@@ -124,3 +124,9 @@ def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
         assert "train w8-tiny" in capsys.readouterr().err
         assert main(["train", *TINY, "--out", str(tmp_path / "c"), "--no-progress"]) == 0
         assert "train w8-tiny" not in capsys.readouterr().err
+
+
+def test_people_type_error_reads_well(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--people", "a,b"])
+    assert "invalid MIN,MAX value: 'a,b'" in capsys.readouterr().err
