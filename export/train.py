@@ -418,21 +418,25 @@ def check_resume(cfg: TrainConfig) -> None:
         if not os.path.exists(path):
             raise OptionError(f"cannot resume: {path} does not exist (start the run without "
                               "--resume)")
-        saved = _saved_config(path)
+        saved, iteration = _saved_config(path)
         differ = [f"{name} {_plain(value)!r} (saved: {_plain(saved[name])!r})"
                   for name, value in dataclasses.asdict(arm_cfg).items()
                   if name not in RESUMABLE_FIELDS and name in saved
-                  and _plain(value) != _plain(saved[name])]
+                  and _plain(value, name) != _plain(saved[name], name)]
         if differ:
             raise OptionError(
                 f"cannot resume {arm_cfg.out_dir}: its saved run was configured otherwise: "
                 f"{', '.join(differ)} (only {', '.join(sorted(RESUMABLE_FIELDS))} may change "
                 "on resume; to start this run over, drop --resume and add --overwrite)")
+        if iteration is not None and iteration >= arm_cfg.iters:
+            raise OptionError(f"cannot resume {arm_cfg.out_dir}: its run finished (iteration "
+                              f"{iteration} of {arm_cfg.iters}); its weights are in "
+                              f"{os.path.join(arm_cfg.out_dir, 'model_final.pth')}")
 
 
-def _saved_config(state_path: str) -> Dict[str, object]:
+def _saved_config(state_path: str) -> Tuple[Dict[str, object], Optional[int]]:
     """The configuration stored in a ``train_state.pth`` (else the ``config.json`` beside it;
-    empty when neither has one)."""
+    empty when neither has one) and the iteration it was saved at (None if unknown)."""
     try:
         state = torch.load(state_path, map_location="cpu", mmap=True, weights_only=True)
     except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
@@ -445,11 +449,15 @@ def _saved_config(state_path: str) -> Dict[str, object]:
         if os.path.exists(config_path):
             with open(config_path) as f:
                 saved = json.load(f)
-    return dict(saved or {})
+    iteration = state.get("iteration") if isinstance(state, dict) else None
+    return dict(saved or {}), None if iteration is None else int(iteration)
 
 
-def _plain(value: object) -> object:
-    """Tuples as lists: config.json and train_state.pth store ``people`` differently."""
+def _plain(value: object, name: str = "") -> object:
+    """Tuples as lists (config.json and train_state.pth store ``people`` differently), and the
+    ``init`` checkpoint as its real path (one file, however it is written)."""
+    if name == "init" and value:
+        return os.path.realpath(str(value))
     return list(value) if isinstance(value, (list, tuple)) else value
 
 

@@ -8,6 +8,8 @@ import torch
 
 from swahr_infer.cli import main
 
+from .interrupt import interrupted_at
+
 TINY = ["--arch", "w8-tiny", "--input-size", "64", "--iters", "1", "--batch-size", "1",
         "--people", "1,2", "--threads", "1", "--checkpoint-every", "1", "--log-every", "1"]
 
@@ -68,7 +70,8 @@ def test_resume_without_a_saved_state_is_an_error(tmp_path, capsys):
 def test_resume_with_other_settings_is_refused_and_keeps_the_saved_config(tmp_path, capsys):
     out = tmp_path / "run"
     run = ["train", *TINY, "--iters", "2", "--out", str(out), "--no-progress"]
-    assert main(run) == 0
+    with interrupted_at(1):  # stopped after its first iteration's checkpoint
+        main(run)
     capsys.readouterr()
     saved = (out / "config.json").read_text()
     assert main([*run, "--resume", "--input-size", "128", "--no-augment", "--seed", "3"]) == 1
@@ -80,6 +83,9 @@ def test_resume_with_other_settings_is_refused_and_keeps_the_saved_config(tmp_pa
     # the same settings (another device spelling, thread count, logging) resume
     assert main([*run, "--resume", "--device", "cpu", "--threads", "2", "--log-every", "5"]) == 0
     assert "after 2 iterations" in capsys.readouterr().out
+    # and a finished run has nothing left to resume
+    assert main([*run, "--resume"]) == 1
+    one_line_error(capsys, "its run finished (iteration 2 of 2)")
 
 
 def test_an_existing_run_folder_needs_resume_or_overwrite(tmp_path, capsys):

@@ -144,13 +144,25 @@ def test_resume_needs_the_saved_state_and_the_same_configuration(tmp_path):
         train(tiny_config(run, input_size=128, seed=1), resume=True)
     assert (run / "config.json").read_text() == saved  # the saved run's settings are kept
     assert torch.load(run / "train_state.pth")["iteration"] == 1
+    # the L2 twin's state must be there too
+    with pytest.raises(OptionError, match="twin.*train_state.pth does not exist"):
+        train(tiny_config(run, l2_twin_dir=str(tmp_path / "twin")), resume=True)
     # where it runs and how it reports may change
     resumed = train(tiny_config(run, threads=2, log_every=2, checkpoint_every=0, workers=0,
                                 device="cpu"), resume=True)
     assert resumed.iterations == 2
-    # the L2 twin's state must be there too
-    with pytest.raises(OptionError, match="twin.*train_state.pth does not exist"):
-        train(tiny_config(run, l2_twin_dir=str(tmp_path / "twin")), resume=True)
+    # a finished run has nothing left to resume (it would re-save its weights and log a nan loss)
+    with pytest.raises(OptionError, match="its run finished \\(iteration 2 of 2\\)"):
+        train(tiny_config(run), resume=True)
+
+
+def test_resume_takes_the_init_checkpoint_by_file_not_by_spelling(tmp_path):
+    first = train(tiny_config(tmp_path / "a", iters=1)).checkpoint
+    stage = tmp_path / "b"
+    with interrupted_at(1):
+        train(tiny_config(stage, seed=1, init=first))
+    spelled_otherwise = str(tmp_path / "a" / ".." / "a" / "model_final.pth")
+    assert train(tiny_config(stage, seed=1, init=spelled_otherwise), resume=True).iterations == 2
 
 
 def test_init_warm_starts_from_weights_with_a_fresh_schedule(tmp_path, capsys):
