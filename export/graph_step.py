@@ -21,6 +21,7 @@ weights agree up to float rounding (tests/gpu/test_graph_step.py).
 
 from __future__ import annotations
 
+import copy
 from typing import Dict, List, Optional
 
 import torch
@@ -51,12 +52,16 @@ class StaticBatch:
 
 
 def capturable_adam(optimizer: torch.optim.Adam) -> torch.optim.Adam:
-    """A capturable Adam over the same parameters with the same settings and state: the learning
-    rate becomes a device tensor and the step counts move to the device."""
+    """A capturable Adam over the same parameters with the same settings and a copy of the
+    state: the learning rate becomes a device tensor and the step counts move to the device.
+
+    A copy, because ``load_state_dict`` keeps tensors that already have the parameters' dtype
+    and device as they are: the two optimisers would otherwise share their moment tensors, and
+    stepping one would move the other."""
     params = [p for group in optimizer.param_groups for p in group["params"]]
     device = params[0].device
     adam = torch.optim.Adam(params, lr=torch.tensor(1.0, device=device), capturable=True)
-    adam.load_state_dict(portable_state(optimizer))
+    adam.load_state_dict(copy.deepcopy(portable_state(optimizer)))
     for group in adam.param_groups:
         group["lr"] = torch.tensor(float(group["lr"]), device=device)
         group["capturable"] = True

@@ -44,6 +44,9 @@ def test_capturable_adam_carries_the_settings_and_state_over_and_back():
     for key, value in plain["state"].items():
         assert all(torch.equal(value[name], back["state"][key][name]) for name in value)
         assert back["state"][key]["step"].device.type == "cpu"
+    # its own copy of the state: stepping one optimiser does not move the other's moments
+    for param in group["params"]:
+        assert captured.state[param]["exp_avg"].data_ptr() != adam.state[param]["exp_avg"].data_ptr()
     # a plain Adam takes the converted state back (what resuming without graphs does)
     torch.optim.Adam(group["params"], lr=1.0).load_state_dict(back)
 
