@@ -84,7 +84,8 @@ def add_arguments(p) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/train_state.pth (same settings as the saved run)")
     p.add_argument("--overwrite", action="store_true",
-                   help="start afresh even where OUT (or --l2-twin DIR) already holds a run")
+                   help="start afresh even where OUT (or --l2-twin DIR) already holds a run; "
+                        "that run's weights, checkpoints, state and log are deleted first")
     p.add_argument("--init", default="", metavar="CKPT",
                    help="start from these weights (same --arch) with a fresh optimiser and "
                         "learning-rate schedule: a second training stage; use another --seed")
@@ -99,6 +100,16 @@ def _existing_run(directory: str) -> str:
         if os.path.exists(path):
             return path
     return ""
+
+
+def _remove_run(directory: str) -> None:
+    """Delete what a training run wrote into ``directory`` (weights, checkpoints, state, log),
+    so that a run started over cannot be mixed up with the old one's later checkpoints."""
+    import glob
+
+    for pattern in ("model_final.pth", "model_iter*.pth", "train_state.pth", "log.jsonl"):
+        for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
+            os.remove(path)
 
 
 def run(args) -> int:
@@ -133,12 +144,13 @@ def run(args) -> int:
     if args.resume and args.overwrite:
         raise OptionError("--resume continues the run in --out, --overwrite starts it over: "
                           "give one of them")
-    if not (args.resume or args.overwrite):
-        for directory in filter(None, (cfg.out_dir, cfg.l2_twin_dir)):
-            found = _existing_run(directory)
-            if found:
-                raise OptionError(f"{directory} already holds a training run ({found}): add "
-                                  "--resume to continue it or --overwrite to start it over")
+    for directory in filter(None, (cfg.out_dir, cfg.l2_twin_dir)):
+        found = _existing_run(directory)
+        if found and args.overwrite:
+            _remove_run(directory)
+        elif found and not args.resume:
+            raise OptionError(f"{directory} already holds a training run ({found}): add "
+                              "--resume to continue it or --overwrite to start it over")
     result = train(cfg, resume=args.resume)
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
           f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")

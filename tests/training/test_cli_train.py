@@ -110,6 +110,11 @@ def test_an_existing_run_folder_needs_resume_or_overwrite(tmp_path, capsys):
     assert not all(torch.equal(v, final[k])
                    for k, v in torch.load(out / "model_final.pth").items())
     assert json.loads((out / "config.json").read_text())["seed"] == 1
+    # starting over removes the old run's checkpoints: none of them can pass for the new run's
+    (out / "model_iter7.pth").write_bytes(b"an old run's checkpoint")
+    assert main([*run, "--overwrite", "--checkpoint-every", "0"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.glob("*.pth")) == ["model_final.pth", "train_state.pth"]
     # the L2 twin's folder is protected the same way
     fresh = ["train", *TINY, "--out", str(tmp_path / "new"), "--no-progress"]
     assert main([*fresh, "--fixed-sigma-l2", "--out", str(twin)]) == 0
