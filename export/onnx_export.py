@@ -49,7 +49,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from swahr_infer import __version__
-from swahr_infer.errors import ModelError
+from swahr_infer.errors import ModelError, OptionError
 from swahr_infer.metadata import INPUT_NAME, OUTPUTS, ModelInfo
 
 from .checkpoint import info_for, load_checkpoint
@@ -117,9 +117,29 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 def export_checkpoint(checkpoint: Union[str, Path], output: Union[str, Path],
                       arch: Union[str, ArchConfig, None] = None, **options) -> ModelInfo:
-    """Load ``checkpoint`` (see :func:`export.checkpoint.load_checkpoint`) and export it."""
+    """Load ``checkpoint`` (see :func:`export.checkpoint.load_checkpoint`) and export it
+    (never over the checkpoint itself)."""
+    check_not_input(checkpoint, output)
     model, info = load_checkpoint(checkpoint, arch=arch)
     return export_onnx(model, output, info, **options)
+
+
+def max_opset() -> int:
+    """The newest opset the TorchScript ONNX exporter of the installed PyTorch writes (20 for
+    torch 2.1-2.13); asking for more ends in a long traceback from inside the exporter."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
+
+
+def check_not_input(checkpoint: Union[str, Path], output: Union[str, Path]) -> None:
+    """Refuse an output that is the checkpoint being exported: the model would replace the
+    weights it comes from."""
+    from swahr_infer.evaluate import same_file
+
+    if same_file(checkpoint, output):
+        raise OptionError(f"the output {output} is the checkpoint being exported: it would "
+                          "replace the weights; write the model elsewhere")
 
 
 def export_onnx(model: HigherHRNet, output: Union[str, Path], info: Optional[ModelInfo] = None,
@@ -136,6 +156,10 @@ def export_onnx(model: HigherHRNet, output: Union[str, Path], info: Optional[Mod
     """
     if opset < 17:
         raise ModelError(f"opset {opset} is too old: the export needs opset 17 or newer")
+    newest = max_opset()
+    if opset > newest:
+        raise ModelError(f"opset {opset} is newer than this PyTorch's ONNX exporter writes: "
+                         f"choose 17 to {newest} (17 is what TensorRT 8.6 parses)")
     if static_size is not None:
         _check_size(static_size)
     if batch is not None and batch < 1:
@@ -251,8 +275,13 @@ def _atomic_output(path: Path) -> Iterator[Path]:
     """
     if path.is_dir():
         raise ModelError(f"cannot write the model to {path}: it is a directory")
+    if path.is_symlink():  # replace the file the link points at, not the link
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        raise ModelError(f"cannot write the model to {path}: it is not a regular file")
     directory = path.parent if str(path.parent) else Path(".")
     try:
+        directory.mkdir(parents=True, exist_ok=True)  # -o may name a new folder, as with build
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
                                         dir=directory)
     except OSError as exc:

@@ -66,7 +66,12 @@ print(json.dumps(decision))
 PY
   ;;
 train)
+  rm -f "$OUT/decision.json" "$OUT/fallback.txt"  # an earlier call's notes are not this one's
   run=$(python3 -c "import json; print(json.load(open('$KEEP/decision.json'))['run'])" 2>/dev/null)
+  if [ -z "$run" ]; then
+    echo "no decision in $KEEP/decision.json (STEP=probe first on this machine): one eager arm" \
+      | tee "$OUT/fallback.txt" >&2
+  fi
   cp "$KEEP/decision.json" "$OUT/" 2>/dev/null
   export OUT ARCH INPUT BATCH ITERS WORKERS SEED="${SEED:-0}" CHECKPOINT_EVERY="${CHECKPOINT_EVERY:-1000}" EXPORT=0
   if [ "$run" = pair ]; then
@@ -75,7 +80,7 @@ train)
     status=$?
     # a pair that failed at once (a capture error, say) leaves the call's time to one eager arm
     if [ ! -f "$OUT/swahr.pth" ] && [ $(( $(date +%s) - start )) -lt 90 ]; then
-      echo "the graphed pair failed early; one eager arm instead" > "$OUT/fallback.txt"
+      echo "the graphed pair failed early; one eager arm instead" | tee "$OUT/fallback.txt" >&2
       ARMS="$ARM" TRAIN_TIMEOUT=450 bash scripts/gpu_train.sh
       status=$?
     fi

@@ -65,7 +65,9 @@ runs="$ARMS"
 if [ "$PAIRED" = 1 ] && [[ " $ARMS " == *" swahr "* ]] && [[ " $ARMS " == *" l2 "* ]]; then
   runs="pair"
 fi
-for arm in $ARMS; do rm -rf "${WORK:?}/$arm"; done  # a stale run's weights must not be returned
+# a stale run's weights and notes must not be returned, nor read as this run's
+for arm in $ARMS; do rm -rf "${WORK:?}/$arm"; done
+rm -f "$OUT"/{swahr,l2}.pth "$OUT"/swahr.onnx "$OUT"/train_{pair,swahr,l2}.txt "$OUT"/model_report.json
 for run in $runs; do
   extra=()
   dir="$WORK/$run"
@@ -79,7 +81,7 @@ for run in $runs; do
   timeout "$TRAIN_TIMEOUT" python3 -m swahr_infer train --arch "$ARCH" --input-size "$INPUT" \
     --iters "$ITERS" --batch-size "$BATCH" --seed "$SEED" --checkpoint-every "$CHECKPOINT_EVERY" \
     --log-every 20 --no-progress --out "$dir" "${extra[@]}" 2>&1 | tail -n 5 \
-    > "$OUT/train_$run.txt" || status=1
+    | tee "$OUT/train_$run.txt" || status=1  # tee: a failure shows here, not only in the file
   echo "wall $(( $(date +%s) - start )) s" >> "$OUT/train_$run.txt"
 done
 for arm in $ARMS; do
@@ -87,9 +89,13 @@ for arm in $ARMS; do
   weights="$WORK/$arm/model_final.pth"
   [ -f "$weights" ] || weights=$(ls -t "$WORK/$arm"/model_iter*.pth 2>/dev/null | head -n 1)
   echo "returned: ${weights:-nothing}" >> "$OUT/train_$arm.txt"
-  cp "$weights" "$OUT/$arm.pth" || status=1
+  if [ -n "$weights" ]; then cp "$weights" "$OUT/$arm.pth" || status=1; else status=1; fi
 done
 [ "$EXPORT" = 1 ] || exit $status
+for arm in $ARMS; do  # nothing to export or score without the weights of every arm
+  [ -f "$OUT/$arm.pth" ] || { set +x; echo "no weights of the $arm arm came back (see" \
+    "$OUT/train_*.txt): not exporting or scoring" >&2; exit 1; }
+done
 
 for arm in $ARMS; do
   dest="$OUT/swahr.onnx"

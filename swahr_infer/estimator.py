@@ -136,7 +136,7 @@ class Estimator:
             raise ModelError(f"flip_index must be a permutation of 0..{k - 1}")
         self.skeleton = self.info.layout.skeleton
         self.sigmas = self.info.layout.sigmas
-        self.input_size = int(input_size or self.info.input_size)
+        self.input_size = int(self.info.input_size if input_size is None else input_size)
         if self.input_size <= 0:
             raise OptionError(f"input_size must be positive, not {self.input_size}")
         overrides = dict(detection_threshold=detection_threshold, tag_threshold=tag_threshold,

@@ -32,12 +32,14 @@ SUFFIXES = {
     ".plan": "tensorrt",
     ".pth": "torch",
     ".pt": "torch",
+    ".pth.tar": "torch",  # the official trainer's checkpoint name (checkpoint.pth.tar)
 }
 
 
 def backend_for(path: Union[str, Path]) -> str:
-    """The backend name for a model file, from its suffix."""
-    suffix = Path(path).suffix.lower()
+    """The backend name for a model file, from its suffix (or its last two: ``.pth.tar``)."""
+    double = "".join(Path(path).suffixes[-2:]).lower()
+    suffix = double if double in SUFFIXES else Path(path).suffix.lower()
     try:
         return SUFFIXES[suffix]
     except KeyError:

@@ -78,8 +78,9 @@ class Backend(ABC):
         fixed_h, fixed_w = self.input_shape[2], self.input_shape[3]
         if (fixed_h is not None and fixed_h != height) or (fixed_w is not None and fixed_w != width):
             raise ModelError(
-                f"the model was exported for a fixed input of {fixed_w}x{fixed_h} but this image "
-                f"needs {width}x{height}; export with dynamic height/width")
+                f"the model was exported for a fixed input of {fixed_h}x{fixed_w} (HxW, as "
+                f"export --static takes it) but this image needs {height}x{width}; export with "
+                "dynamic height/width")
 
 
 def expected_outputs(info: ModelInfo) -> Sequence[str]:

@@ -15,7 +15,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, OptionError
 from ..metadata import ModelInfo
 from .base import Backend, check_io, expected_outputs
 
@@ -44,7 +44,7 @@ def default_providers(device: str = "auto") -> Sequence[str]:
                 install="pip uninstall onnxruntime && pip install onnxruntime-gpu (the CUDA "
                         "build of ONNX Runtime replaces the CPU package)")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
+    raise OptionError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
 
 
 class OnnxRuntimeBackend(Backend):
@@ -75,7 +75,7 @@ class OnnxRuntimeBackend(Backend):
         if inter_op_num_threads:
             opts.inter_op_num_threads = int(inter_op_num_threads)
         if graph_optimization_level not in _OPT_LEVELS:
-            raise ValueError(f"graph_optimization_level must be one of {sorted(_OPT_LEVELS)}")
+            raise OptionError(f"graph_optimization_level must be one of {sorted(_OPT_LEVELS)}")
         opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
                                                 _OPT_LEVELS[graph_optimization_level])
         providers = list(providers) if providers else default_providers(device)

@@ -20,7 +20,7 @@ from typing import Dict, Union
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelError
+from ..errors import MissingDependencyError, ModelError, OptionError
 from ..metadata import ModelInfo
 from ..trt_build import check_compatible, gpu_identity, import_tensorrt, read_sidecar
 from .base import Backend, check_io
@@ -46,7 +46,7 @@ class TensorRTBackend(Backend):
 
     def __init__(self, path: Union[str, Path], *, check: bool = True, device: str = "cuda"):
         if device not in ("auto", "cuda"):
-            raise ValueError(f"TensorRT engines run on CUDA devices only, not {device!r}")
+            raise OptionError(f"TensorRT engines run on CUDA devices only, not {device!r}")
         trt = import_tensorrt()
         self._cp = _import_cupy()
         self.path = str(path)

@@ -30,7 +30,7 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..errors import ModelError
+from ..errors import ModelError, OptionError
 from ..metadata import ModelInfo
 from .base import Backend, expected_outputs
 
@@ -86,7 +86,7 @@ class TorchBackend(Backend):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
+            raise OptionError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
         if device == "cuda" and not torch.cuda.is_available():
             from ..errors import DeviceError
 
@@ -94,9 +94,9 @@ class TorchBackend(Backend):
                               f"(torch {torch.__version__})")
         precision = precision or ("fp16" if device == "cuda" else "fp32")
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+            raise OptionError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         if device == "cpu" and (precision != "fp32" or cuda_graphs):
-            raise ValueError("on the CPU the torch backend runs fp32 without CUDA graphs")
+            raise OptionError("on the CPU the torch backend runs fp32 without CUDA graphs")
         if intra_op_num_threads:
             torch.set_num_threads(int(intra_op_num_threads))
         self.path = Path(path)

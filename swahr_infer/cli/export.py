@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "architecture's official one, e.g. 512 for W32); give the size the "
                              "weights were trained at if it differs")
     parser.add_argument("--opset", type=int, default=17,
-                        help="ONNX opset (default 17, the newest TensorRT 8.6 parses)")
+                        help="ONNX opset, 17 to what the installed PyTorch's exporter writes (20 "
+                             "for torch 2.x); default 17, the newest TensorRT 8.6 parses")
 
 
 def _require(package: str) -> None:
@@ -99,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
         _require(package)
     # need torch: imported only now
     from export.checkpoint import load_checkpoint
-    from export.onnx_export import export_onnx
+    from export.onnx_export import check_not_input, export_onnx
 
     output = Path(args.output) if args.output else default_output(args.checkpoint, args.fp16)
+    check_not_input(args.checkpoint, output)
     start = time.perf_counter()
     model, info = load_checkpoint(args.checkpoint, arch=args.arch)
     input_size = args.input_size

@@ -38,6 +38,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+
+from .args import check_folder_can_exist
 
 HELP = "train a SWAHR model on synthetic people (PyTorch)"
 
@@ -136,11 +139,15 @@ def run(args) -> int:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=sys.stderr.isatty() if args.progress is None else args.progress)
     if l2_twin_conflict(cfg):
-        raise ModelError("--l2-twin needs a SWAHR run (no --fixed-sigma-l2) and a directory other "
-                         "than --out")
+        raise ModelError("--l2-twin trains the fixed-sigma L2 arm beside a SWAHR run: drop "
+                         "--fixed-sigma-l2" if cfg.fixed_sigma_l2 else
+                         "--l2-twin needs a folder of its own, not the --out folder")
     if cuda_graphs_unavailable(cfg):
         raise ModelError("--cuda-graphs needs a CUDA GPU (this run's device is the CPU)")
     cfg.validate()
+    for option, directory in (("--out", cfg.out_dir), ("--l2-twin", cfg.l2_twin_dir)):
+        if directory:  # a file in the way ends the run only when it first saves, otherwise
+            check_folder_can_exist(Path(directory), option, Path(directory))
     if args.resume and args.overwrite:
         raise OptionError("--resume continues the run in --out, --overwrite starts it over: "
                           "give one of them")

@@ -137,7 +137,7 @@ def bad_inputs(tmp_path, tiny_checkpoint, tiny_model):
         "not a checkpoint": ([str(text), "-o", out], "not a readable PyTorch checkpoint"),
         "truncated": ([str(truncated), "-o", out], "empty or truncated"),
         "wrong keys": ([str(wrong), "-o", out], "1 missing: layer1.0.conv1.weight"),
-        "unwritable output": ([ok, "-o", str(tmp_path / "no" / "m.onnx")], "cannot write"),
+        "unwritable output": ([ok, "-o", str(tiny_checkpoint / "m.onnx")], "cannot write"),
         "arch mismatch": ([ok, "-o", out, "--arch", "w48"], "does not fit architecture w48"),
         "bad input size": ([ok, "-o", out, "--input-size", "300"],
                            "input size must be a positive multiple of 32, got 300"),
@@ -202,3 +202,33 @@ def test_export_official_archs(arch, tmp_path, capsys):
     model = onnx.load(str(output), load_external_data=False)
     joints = 14 if arch.startswith("crowdpose") else 17
     assert model.graph.output[0].type.tensor_type.shape.dim[1].dim_value == joints
+
+
+def test_the_output_is_never_the_checkpoint(tmp_path, tiny_checkpoint, capsys):
+    import shutil
+
+    checkpoint = tmp_path / "weights.pth"
+    shutil.copy(tiny_checkpoint, checkpoint)
+    before = checkpoint.read_bytes()
+    link = tmp_path / "link.pth"
+    link.symlink_to(checkpoint)
+    for output in (checkpoint, tmp_path / "." / "weights.pth", link):
+        assert main(["export", str(checkpoint), "-o", str(output)]) == 1
+        err = last_lines(capsys.readouterr().err)
+        assert len(err) == 1 and "is the checkpoint being exported" in err[0]
+    assert checkpoint.read_bytes() == before and link.is_symlink()
+
+
+def test_output_folders_are_made_and_opsets_checked(tmp_path, tiny_checkpoint, capsys):
+    nested = tmp_path / "new" / "sub" / "m.onnx"
+    assert main(["export", str(tiny_checkpoint), "-o", str(nested)]) == 0
+    assert nested.is_file()
+    capsys.readouterr()
+    from export.onnx_export import max_opset
+
+    too_new = max_opset() + 1
+    assert main(["export", str(tiny_checkpoint), "-o", str(tmp_path / "x.onnx"),
+                 "--opset", str(too_new)]) == 1
+    err = last_lines(capsys.readouterr().err)
+    assert len(err) == 1 and f"opset {too_new} is newer than this PyTorch" in err[0]
+    assert not (tmp_path / "x.onnx").exists()

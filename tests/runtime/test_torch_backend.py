@@ -8,7 +8,7 @@ import pytest
 
 from swahr_infer import Estimator
 from swahr_infer.backends import load_backend
-from swahr_infer.errors import DeviceError
+from swahr_infer.errors import DeviceError, OptionError
 
 from .conftest import blob_image
 
@@ -74,9 +74,9 @@ def test_with_scales_output(weights):
 
 def test_option_errors(weights):
     checkpoint, _ = weights
-    with pytest.raises(ValueError, match="fp32"):
+    with pytest.raises(OptionError, match="fp32"):  # a ValueError too
         load_backend(checkpoint, device="cpu", precision="fp16")
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(OptionError, match="precision"):
         load_backend(checkpoint, device="cpu", precision="int8")
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA"):
@@ -96,3 +96,18 @@ def test_without_torch_names_the_export_extra(tmp_path):
          "    print(exc)\n"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "swahr-infer[export]" in run.stdout
+
+
+def test_the_official_checkpoint_name_runs(weights, tmp_path):
+    """checkpoint.pth.tar (the official trainer's name) is a torch checkpoint, as export takes
+    it; and input_size=0 is refused rather than read as "the model's"."""
+    import shutil
+
+    checkpoint, _ = weights
+    tar = tmp_path / "checkpoint.pth.tar"
+    shutil.copy(checkpoint, tar)
+    image = blob_image()
+    from_tar = Estimator(str(tar), device="cpu").predict(image)
+    assert len(from_tar) and from_tar == Estimator(str(checkpoint), device="cpu").predict(image)
+    with pytest.raises(OptionError, match="input_size must be positive, not 0"):
+        Estimator(str(checkpoint), device="cpu", input_size=0)

@@ -141,3 +141,16 @@ def test_people_type_error_reads_well(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--people", "a,b"])
     assert "invalid MIN,MAX value: 'a,b'" in capsys.readouterr().err
+
+
+def test_run_folders_that_cannot_be_and_twin_rules_are_told_apart(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["train", *TINY, "--out", str(afile), "--no-progress"]) == 1
+    one_line_error(capsys, f"--out {afile}", "is a file")
+    out = str(tmp_path / "run")
+    assert main(["train", *TINY, "--out", out, "--l2-twin", out, "--no-progress"]) == 1
+    one_line_error(capsys, "--l2-twin needs a folder of its own")
+    assert main(["train", *TINY, "--out", out, "--l2-twin", str(tmp_path / "twin"),
+                 "--fixed-sigma-l2", "--no-progress"]) == 1
+    one_line_error(capsys, "drop --fixed-sigma-l2")
