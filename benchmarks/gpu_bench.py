@@ -544,6 +544,16 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.quick:
         args.runs = min(args.runs, 10)
+    from swahr_infer.errors import SwahrError
+    from swahr_infer.gpu.device import require_device
+
+    try:
+        # the package's own check: no CuPy, no driver or no GPU is one line, not the raw CuPy
+        # traceback (cudaErrorInsufficientDriver, ...) of the first CUDA call below
+        require_device("gpu_bench")
+    except SwahrError as exc:  # DeviceError, MissingDependencyError
+        print(f"gpu_bench: error: {exc}", file=sys.stderr)
+        return 1
     import cupy as cp
     import torch
 

@@ -9,6 +9,10 @@ given (e.g. the fixed-sigma L2 ablation).  Prints a table and writes JSON.
     python benchmarks/model_report.py --model swahr_infer/data/swahr_w16_small_384.onnx \
         --fp16 runs/gpu7b/model_final.pth --images 200 --other-input 320
     python benchmarks/model_report.py --append --extra "L2 ablation=l2.onnx"   # one more row
+
+Every ``--extra`` (NAME=PATH, an existing file) and the ``--fp16`` checkpoint (the architecture
+of ``--model``) are checked before anything runs.  The validation set is made in a temporary
+folder that is removed at the end, also when a row fails (``--keep-val`` keeps it).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -50,6 +55,44 @@ def run_config(name, model, ann, images, **options):
     return row
 
 
+def parse_extras(items, ap: argparse.ArgumentParser):
+    """[(name, path)] of the ``--extra NAME=PATH`` items, each checked before any row runs (a
+    bare ``model.onnx`` would otherwise fail as "unknown model type ''" after every other row
+    ran)."""
+    extras = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path:
+            ap.error(f"--extra {item}: expected NAME=PATH, e.g. \"L2 ablation=l2.onnx\"")
+        if not Path(path).is_file():
+            ap.error(f"--extra {item}: no such model file {path}")
+        extras.append((name, path))
+    return extras
+
+
+def load_fp16_checkpoint(checkpoint: str, model: str, ap: argparse.ArgumentParser):
+    """(network, its info, ``model``'s input size) of ``checkpoint``, refused unless it is of
+    the architecture of ``model`` (its metadata): otherwise the FP16 row would silently score
+    another network than the rows it is compared with."""
+    from export.checkpoint import load_checkpoint
+    from swahr_infer.errors import SwahrError
+    from swahr_infer.metadata import ModelInfo, read_onnx_props
+
+    try:
+        expected = ModelInfo.from_props(read_onnx_props(model), source=model)
+        network, info = load_checkpoint(checkpoint)
+    except SwahrError as exc:
+        ap.error(f"--fp16 {checkpoint}: {exc}")
+    describe = lambda i: (f"{i.arch} ({'SWAHR' if i.has_scale_heads else 'HigherHRNet'}, "  # noqa: E731
+                          f"width {i.width}, {i.num_joints} joints)")
+    if (info.arch, info.width, info.num_joints, info.has_scale_heads) != (
+            expected.arch, expected.width, expected.num_joints, expected.has_scale_heads):
+        ap.error(f"--fp16 {checkpoint} is a {describe(info)} checkpoint but --model {model} is "
+                 f"{describe(expected)}: the FP16 row would compare another network; give the "
+                 "checkpoint --model was exported from")
+    return network, info, expected.input_size
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="the shipped (FP32) ONNX model")
@@ -65,6 +108,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=VAL_SEED)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=str(RESULTS / "model_report.json"))
+    ap.add_argument("--keep-val", action="store_true",
+                    help="keep the generated validation set (its folder is printed); by default "
+                         "it is removed at the end")
     ap.add_argument("--append", action="store_true",
                     help="score only the --extra models and add their rows to the existing --json "
                          "(same validation set: its size and seed are read from there)")
@@ -86,8 +132,21 @@ def main(argv=None) -> int:
         args.seed = previous["validation"]["seed"]
     elif not args.model:
         ap.error("--model is required (unless --append)")
+    extras = parse_extras(args.extra, ap)
+    fp16 = load_fp16_checkpoint(args.fp16, args.model, ap) if args.fp16 and not previous else None
 
     work = Path(tempfile.mkdtemp(prefix="swahr-val-"))
+    try:
+        return _report(args, previous, extras, fp16, work)
+    finally:
+        if args.keep_val:
+            print(f"validation set kept in {work / 'val'}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _report(args, previous, extras, fp16, work: Path) -> int:
+    """The rows on a validation set made under ``work``, and the JSON."""
     ann = make_validation_set(work / "val", args.images, args.size, args.seed)
     images = ann.parent / "images"
     opts = {"threads": args.threads}
@@ -99,16 +158,14 @@ def main(argv=None) -> int:
         run_config(f"{args.label}, flip, scale 1, input {args.other_input}", args.model, ann,
                    images, input_size=args.other_input, **opts),
     ]
-    if args.fp16 and not previous:
-        from export.onnx_export import export_checkpoint
-        from swahr_infer.metadata import ModelInfo, read_onnx_props
+    if fp16 is not None:
+        from export.onnx_export import export_onnx
 
+        network, info, size = fp16
         fp16_path = work / "fp16.onnx"  # at the FP32 model's input size, so the rows compare
-        size = ModelInfo.from_props(read_onnx_props(args.model), source=args.model).input_size
-        export_checkpoint(args.fp16, str(fp16_path), fp16=True, input_size=size)
+        export_onnx(network, str(fp16_path), info, fp16=True, input_size=size)
         rows.append(run_config("FP16 ONNX, flip, scale 1", fp16_path, ann, images, **opts))
-    for item in args.extra:
-        name, _, path = item.partition("=")
+    for name, path in extras:
         rows.append(run_config(name, path, ann, images, **opts))
 
     result = {

@@ -20,7 +20,10 @@ Variants, each with fresh models (same seed, so the same initial weights) and a 
 ``channels-first`` (no channels-last on CUDA), ``compile`` (``torch.compile`` of each model;
 compiling shows in the warm-up time) and ``graphs`` (CUDA only: each arm's whole step captured
 as one CUDA graph, :class:`export.graph_step.GraphedStep`, what ``train --cuda-graphs`` runs).  A variant that fails is reported with its error and
-the others still run.  Prints a table and writes JSON.
+the others still run.  Prints a table and writes JSON.  The configuration (``--arch``,
+``--batch-size``, ``--input-size``, ``--workers``, ``--device``, the counts) is checked once
+before any variant: a bad one is one line on stderr and exit status 2.  When every variant
+failed the JSON is still written and the exit status is 1.
 
     python benchmarks/train_profile.py --arch w16-small --input-size 384 --batch-size 32 \\
         --workers 14 --iters 30 --twin --variants default fused-adam channels-first
@@ -34,6 +37,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from functools import partial
 from typing import Callable, Dict, List
@@ -42,6 +46,8 @@ import torch
 
 from export.graph_step import GraphedStep, StaticBatch
 from export.train import TrainConfig, _device, _loader, _setup, _step, _to_device, twin_config
+from swahr_infer.cli.args import int_at_least
+from swahr_infer.errors import OptionError
 
 VARIANTS = ("default", "fused-adam", "channels-first", "compile", "graphs")
 
@@ -181,19 +187,31 @@ def main(argv=None) -> Dict[str, object]:
     ap.add_argument("--input-size", type=int, default=384)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=-1, help="data workers (default: the trainer's)")
-    ap.add_argument("--iters", type=int, default=20, help="iterations timed per phase (median)")
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--profile-iters", type=int, default=5, help="iterations under the profiler (0: none)")
+    ap.add_argument("--iters", type=int_at_least(1), default=20,
+                    help="iterations timed per phase (median)")
+    ap.add_argument("--warmup", type=int_at_least(0), default=3)
+    ap.add_argument("--profile-iters", type=int_at_least(0), default=5,
+                    help="iterations under the profiler (0: none)")
     ap.add_argument("--twin", action="store_true", help="also step the fixed-sigma L2 twin (--l2-twin)")
     ap.add_argument("--variants", nargs="+", default=["default"], choices=VARIANTS)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--threads", type=int_at_least(0), default=0,
+                    help="torch CPU threads (0: torch's default)")
     ap.add_argument("--json", default="benchmarks/results/train_profile.json")
     args = ap.parse_args(argv)
+    cfg = TrainConfig(arch=args.arch, batch_size=args.batch_size, input_size=args.input_size,
+                      workers=args.workers, device=args.device, progress=False)
+    try:
+        # once, before any variant: a bad --arch, --batch-size, --input-size, --workers or
+        # --device would otherwise fail inside every variant, as rows of a run that exits 0
+        # (or, for --device, as a raw torch error)
+        cfg.validate()
+    except OptionError as exc:
+        print(f"train_profile: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(arch=args.arch, batch_size=args.batch_size, input_size=args.input_size,
-                      workers=args.workers, device=args.device, progress=False).resolved()
+    cfg = cfg.resolved()
     device = _device(cfg)
     print(f"{args.arch}, batch {cfg.batch_size} at {cfg.input_size}, {device}, "
           f"{'SWAHR arm + L2 twin' if args.twin else 'one arm'}; ms per iteration (medians)")
@@ -220,6 +238,10 @@ def main(argv=None) -> Dict[str, object]:
     with open(args.json, "w") as f:
         json.dump(result, f, indent=1)
     print(f"\nwrote {args.json}")
+    if rows and all("error" in r for r in rows):
+        # nothing was measured: a script or CI step must not read this run as a success
+        print("train_profile: error: every variant failed", file=sys.stderr)
+        raise SystemExit(1)
     return result
 
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import os
 import re
 import time
@@ -64,7 +65,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .errors import ImageError, MissingDependencyError, ModelError, SwahrError
+from .errors import ImageError, MissingDependencyError, ModelError, OptionError, SwahrError
 from .image_io import image_id_for, image_ids
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ MAX_BLOCK_ROWS = 1024
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_POOL_OPTIONS = ("workers", "gpus_per_worker", "cpus_per_worker", "batch_size")
 
 
 def _import_ray():
@@ -300,7 +302,7 @@ def _worker_options(model: Optional[str], estimator_options: Dict[str, Any],
 
 
 def _pool_size(ray, workers: Optional[int], cpus_per_worker: float, gpus_per_worker: float) -> int:
-    if workers:
+    if workers is not None:  # checked by _check_pool: at least 1
         return int(workers)
     resources = ray.cluster_resources()
     if gpus_per_worker > 0:
@@ -322,36 +324,88 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
         source: folder, image file, URI, list of paths / URIs, or a ``ray.data.Dataset``
             (see the module docstring).
         model: ``.onnx`` file present at this path on every node; None: the bundled model.
-        workers: actors in the pool (default: cluster GPUs / ``gpus_per_worker`` when GPUs
-            are used, else cluster CPUs / ``cpus_per_worker``).
+        workers: actors in the pool, at least 1; None (the default): cluster GPUs /
+            ``gpus_per_worker`` when GPUs are used, else cluster CPUs / ``cpus_per_worker``.
+            0 is refused rather than read as "automatic", as ``--workers 0`` is.
         gpus_per_worker: GPUs reserved per actor (default: 1 when the cluster has GPUs, else
             0; fractions share a GPU between actors).
-        cpus_per_worker: CPUs reserved per actor, also its inference threads (unless
-            ``threads`` is given).
-        batch_size: images per call of an actor (they are still run one by one: the pool, not
-            the batch, gives the parallelism).
+        cpus_per_worker: CPUs reserved per actor (more than 0), also its inference threads
+            (unless ``threads`` is given).
+        batch_size: images per call of an actor, at least 1 (they are still run one by one:
+            the pool, not the batch, gives the parallelism).
         rgb: channel order of an ``image`` column of a dataset.
         map_options: more ``Dataset.map_batches`` arguments, e.g.
             ``{"accelerator_type": "A10G"}`` to keep the pool on the GPU type an engine was
             built for, or ``{"memory": 4e9}``.
         **estimator_options: :class:`~swahr_infer.estimator.Estimator` options (``scales``,
             ``flip``, ``detection_threshold``, ``device``, ``threads``, ...).
+
+    Raises:
+        OptionError: a pool option out of range; ImageError: no input images (a missing
+        folder or file, an empty folder or list); ModelError: no such model file.  All are
+        checked before Ray is started.
     """
-    ray = init_ray()
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    paths = None if isinstance(source, ray.data.Dataset) else input_paths(source)
+    source, model = _checked_inputs(source, model, workers=workers,
+                                    gpus_per_worker=gpus_per_worker,
+                                    cpus_per_worker=cpus_per_worker, batch_size=batch_size)
+    return _pose_dataset(init_ray(), source, model, workers=workers,
+                         gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
+                         batch_size=batch_size, rgb=rgb, map_options=map_options,
+                         **estimator_options)
+
+
+def _check_pool(workers: Optional[int] = None, gpus_per_worker: Optional[float] = None,
+                cpus_per_worker: float = 1.0, batch_size: int = 16) -> None:
+    """The pool options, as the CLI checks ``--workers`` / ``--batch-size`` /
+    ``--gpus-per-worker``: Ray would otherwise fail only once started (``workers=-1``: its
+    ``ValueError(('size must be >= 1', -1))``), or ``workers=0`` would quietly mean "automatic"
+    (that is None)."""
+    if workers is not None and (isinstance(workers, bool)
+                                or not isinstance(workers, numbers.Integral) or workers < 1):
+        raise OptionError(f"workers must be an integer of at least 1, not {workers!r} (None: one "
+                          "per GPU, else one per CPU)")
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+            or batch_size < 1):
+        raise OptionError(f"batch_size must be an integer of at least 1, not {batch_size!r}")
+    if gpus_per_worker is not None and not (isinstance(gpus_per_worker, numbers.Real)
+                                            and math.isfinite(gpus_per_worker)
+                                            and gpus_per_worker >= 0):
+        raise OptionError(f"gpus_per_worker must be 0 or more (fractions share a GPU; None: 1 "
+                          f"when the cluster has GPUs, else 0), not {gpus_per_worker!r}")
+    if not (isinstance(cpus_per_worker, numbers.Real) and math.isfinite(cpus_per_worker)
+            and cpus_per_worker > 0):
+        raise OptionError(f"cpus_per_worker must be more than 0, not {cpus_per_worker!r}")
+
+
+def _checked_inputs(source: Source, model: Union[str, os.PathLike, None],
+                    **pool) -> Tuple[Any, Optional[str]]:
+    """(the image paths, or the dataset given; the model's absolute path), with the pool
+    options checked: all of it before Ray starts (a local ``ray.init`` takes seconds) and
+    before any dataset is built, so a bad option, a missing folder or an empty list fails at
+    once with its own error."""
+    ray = _import_ray()  # imported, not started: a missing Ray is still said first
+    _check_pool(**pool)
+    inputs = source if isinstance(source, ray.data.Dataset) else input_paths(source)
     if model is not None:
         if not Path(model).is_file():
             raise ModelError(f"{model}: no such model file (it must exist at this path on the "
                              "driver and on every node)")
         model = str(Path(model).resolve())
+    return inputs, model
+
+
+def _pose_dataset(ray, inputs, model: Optional[str], *, workers: Optional[int] = None,
+                  gpus_per_worker: Optional[float] = None, cpus_per_worker: float = 1.0,
+                  batch_size: int = 16, rgb: bool = True,
+                  map_options: Optional[Dict[str, Any]] = None, **estimator_options):
+    """:func:`pose_dataset` on inputs that :func:`_checked_inputs` returned."""
+    paths = None if isinstance(inputs, ray.data.Dataset) else inputs
     if gpus_per_worker is None:
         gpus_per_worker = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     options = _worker_options(model, estimator_options, cpus_per_worker, gpus_per_worker)
     size = _pool_size(ray, workers, cpus_per_worker, gpus_per_worker)
     if paths is None:
-        dataset = source
+        dataset = inputs
     else:
         rows = min(max(batch_size, math.ceil(len(paths) / (4 * size))),
                    max(batch_size, MAX_BLOCK_ROWS))
@@ -421,7 +475,7 @@ def results_format(out: Union[str, os.PathLike]) -> str:
         return "parquet"
     if suffix in _JSON_SUFFIXES:
         return "jsonl"
-    raise ValueError(f"{out}: results file must end with .parquet or .jsonl (also accepted: "
+    raise OptionError(f"{out}: results file must end with .parquet or .jsonl (also accepted: "
                      f".pq for Parquet, .ndjson or .json for JSON lines), not {suffix!r}")
 
 
@@ -459,14 +513,27 @@ def run_batch(source: Source, out: Union[str, os.PathLike],
     Returns:
         :class:`BatchSummary`; failed images are rows with ``error`` set, listed in
         ``failures``.
+
+    Raises:
+        OptionError: ``out`` has another suffix, is a folder or cannot be created there, or a
+        pool option is out of range; ImageError, ModelError: as :func:`pose_dataset`.  All are
+        checked before Ray is started, so they come at once, not after the job.
     """
+    from .cli.args import check_output_file
+
+    _import_ray()  # a missing Ray is said before anything else
     out = Path(out)
     fmt = results_format(out)
+    # before Ray starts and the job runs: a results path that is a folder would otherwise lose
+    # every result at the final write
+    check_output_file(out, "out")
+    pool = {key: options[key] for key in _POOL_OPTIONS if key in options}
+    inputs, model = _checked_inputs(source, model, **pool)
     ray = init_ray(address)
     start = time.perf_counter()
     summary = BatchSummary(out)
     with _data_context(ray, preserve_order, progress):
-        dataset = pose_dataset(source, model, **options)
+        dataset = _pose_dataset(ray, inputs, model, **options)
         batches = dataset.iter_batches(batch_format="pyarrow", batch_size=None)
         write_results(_counted(batches, summary), out, fmt)
     summary.seconds = time.perf_counter() - start

@@ -42,13 +42,17 @@ import copy
 import io
 import json
 import logging
+import math
+import numbers
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OptionError, OutputError
 from .skeleton import CROWDPOSE, LAYOUTS, Layout
@@ -178,14 +182,19 @@ class EvalReport:
 _GT_FIELDS = ("image_id", "keypoints", "num_keypoints", "bbox")
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's contents; invalid JSON is an :class:`AnnotationError` naming the file."""
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"{path}: not valid JSON ({exc})") from None
+
+
 def load_annotations(path: PathLike) -> Dict[str, Any]:
     """The annotation file as a dict, checked for the parts evaluation needs."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise AnnotationError(f"{path}: not valid JSON ({exc})") from None
+    data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{path}: not a COCO-format annotation file (no 'images' list)")
     for key in ("annotations", "categories"):
@@ -352,24 +361,165 @@ def _summarize(evaluator, dataset: str, data: Dict[str, Any]) -> Metrics:
     return CrowdPoseMetrics(s[0], s[1], s[2], s[5], s[6], s[7], -1.0, -1.0, -1.0)
 
 
-def score(annotation_file: PathLike, results: Sequence[Dict[str, Any]], *,
+def _resolve_dataset(data: Dict[str, Any], dataset: Optional[str],
+                     annotation_file: PathLike) -> Layout:
+    """The layout of ``dataset`` ("auto" or None: told by the file), checked against the file's
+    keypoint count: scoring CrowdPose's 14 joints against 17-joint COCO people (or the other way
+    round) would otherwise fail inside the scorer with a numpy broadcast error."""
+    if dataset is None or dataset == "auto":
+        dataset = detect_dataset(data)
+    layout = LAYOUTS[dataset] if dataset in LAYOUTS else None
+    if layout is None:
+        raise OptionError(f"dataset must be 'auto' or one of {DATASETS}, got {dataset!r}")
+    found = len(person_category(data)["keypoints"])
+    if found != layout.num_joints:
+        raise AnnotationError(f"{annotation_file}: {found} keypoints per person, but {dataset} "
+                              f"has {layout.num_joints}")
+    return layout
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_image_ids(data: Dict[str, Any], image_ids: Any, annotation_file: PathLike) -> List[int]:
+    """``image_ids`` as a list, each an image id of the file.  The scorers would otherwise stop
+    with a bare ``AssertionError`` ("Results do not correspond to current coco set") or score an
+    empty set."""
+    if isinstance(image_ids, (str, bytes)) or not isinstance(image_ids, Iterable):
+        raise OptionError(f"image_ids must be a list of integer image ids, not {image_ids!r}")
+    ids = list(image_ids)
+    if not ids:
+        raise OptionError("image_ids is empty: there is nothing to score (None scores every "
+                          "image of the file)")
+    wrong = [i for i in ids if not _is_int(i)]
+    if wrong:
+        raise OptionError(f"image_ids must be integers (as in the annotation file), got "
+                          f"{wrong[0]!r}")
+    known = {image["id"] for image in data["images"]}
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
+    if unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        raise OptionError(f"image_ids: {', '.join(str(i) for i in unknown[:3])}{more} not in "
+                          f"{annotation_file}")
+    return ids
+
+
+def _read_results(results: Any) -> List[Any]:
+    """``results`` as a list: a sequence of entries, or the path of a COCO results JSON file
+    (a JSON list, as ``evaluate(..., results_file=)`` and the official tools write)."""
+    if isinstance(results, (str, os.PathLike)):
+        path = Path(results)
+        loaded = _read_json(path)
+        if not isinstance(loaded, list):
+            raise AnnotationError(f"{path}: not a COCO results file (a JSON list of "
+                                  f"{{image_id, category_id, keypoints, score}} entries)")
+        return loaded
+    if isinstance(results, (bytes, dict)) or not isinstance(results, Iterable):
+        raise OptionError("results must be a list of COCO keypoint results or the path of a "
+                          f"COCO results JSON file, not {type(results).__name__}")
+    return list(results)
+
+
+_RESULT_KEYS = ("image_id", "category_id", "keypoints", "score")
+
+
+def _check_results(results: List[Any], data: Dict[str, Any], num_joints: int,
+                   annotation_file: PathLike) -> None:
+    """Every entry is one the scorers can take, checked before scoring: they would otherwise
+    fail with an ``AssertionError`` (an image id not in the file, or given as a string), a
+    ``KeyError`` (a missing field) or a numpy broadcast error (a wrong keypoint count), none
+    of them naming the entry.  Messages name the entry by its position, ``results[i]``."""
+    known = {image["id"] for image in data["images"]}
+    category = person_category(data)["id"]
+    for i, entry in enumerate(results):
+        if not isinstance(entry, dict):
+            raise AnnotationError(f"results[{i}] is not a dict with {', '.join(_RESULT_KEYS)}: "
+                                  f"{entry!r}"[:300])
+        missing = [key for key in _RESULT_KEYS if key not in entry]
+        if missing:
+            raise AnnotationError(f"results[{i}] (image_id {entry.get('image_id', '?')!r}) lacks "
+                                  f"{', '.join(repr(m) for m in missing)}")
+        image_id = entry["image_id"]
+        if not _is_int(image_id):
+            raise AnnotationError(f"results[{i}]: image_id must be an integer (the annotation "
+                                  f"file's ids are), not {image_id!r}")
+        if image_id not in known:
+            raise AnnotationError(f"results[{i}]: image_id {image_id} is not an image of "
+                                  f"{annotation_file}")
+        if entry["category_id"] != category:
+            raise AnnotationError(f"results[{i}] (image_id {image_id}): category_id "
+                                  f"{entry['category_id']!r} is not the person category "
+                                  f"({category}); the scorer would ignore it")
+        score_ = entry["score"]
+        if not _is_number(score_) or not math.isfinite(score_):
+            raise AnnotationError(f"results[{i}] (image_id {image_id}): score must be a finite "
+                                  f"number, not {score_!r}")
+        keypoints = entry["keypoints"]
+        sized = hasattr(keypoints, "__len__") and not isinstance(keypoints, (str, bytes, dict))
+        if not sized or len(keypoints) != 3 * num_joints:
+            count = len(keypoints) if sized else type(keypoints).__name__
+            raise AnnotationError(f"results[{i}] (image_id {image_id}): keypoints must be "
+                                  f"{3 * num_joints} numbers (x, y, score for {num_joints} "
+                                  f"joints), got {count}")
+    if not results:
+        return
+    # values one array at a time (a COCO val set has ~10^6); the slow search only on failure
+    try:
+        values = np.asarray([entry["keypoints"] for entry in results])
+        good = values.dtype.kind in "iuf" and bool(np.isfinite(values).all())
+    except (TypeError, ValueError):
+        good = False
+    if good:
+        return
+    for i, entry in enumerate(results):
+        bad = [v for v in entry["keypoints"] if not _is_number(v) or not math.isfinite(v)]
+        if bad:
+            raise AnnotationError(f"results[{i}] (image_id {entry['image_id']}): keypoints "
+                                  f"must be finite numbers, got {bad[0]!r}")
+
+
+def score(annotation_file: PathLike, results: Union[PathLike, Sequence[Dict[str, Any]]], *,
           dataset: Optional[str] = None,
           image_ids: Optional[Sequence[int]] = None) -> Metrics:
     """Score COCO keypoint ``results`` against ``annotation_file``.
 
     Args:
-        results: entries ``{"image_id", "category_id", "keypoints": [x, y, s] * K, "score"}``.
-        dataset: "coco" or "crowdpose"; default from the annotation file.
+        results: entries ``{"image_id", "category_id", "keypoints": [x, y, s] * K, "score"}``,
+            or the path of a COCO results JSON file holding such a list.
+        dataset: "coco" or "crowdpose"; default (None or "auto") from the annotation file.
         image_ids: score on these images only (default all images of the file): their
-            ground truth and, for CrowdPose, their easy / medium / hard split.
+            ground truth and, for CrowdPose, their easy / medium / hard split.  Results on
+            other images of the file are left out.
+
+    Raises:
+        AnnotationError: an unusable annotation file, or a result entry the scorer cannot take
+            (an image id not in the file, a missing field, a wrong keypoint count, ...); the
+            message names the entry (``results[i]``).  Checked before scoring, as the scoring
+            libraries would fail with bare ``AssertionError`` / ``KeyError`` / numpy errors.
+        OptionError: an unknown ``dataset``; ``image_ids`` empty or naming an image not in
+            the file; ``results`` neither a list nor a path.
+        MissingDependencyError: no scoring library for this data set.
     """
     data = load_annotations(annotation_file)
-    dataset = dataset or detect_dataset(data)
+    layout = _resolve_dataset(data, dataset, annotation_file)
+    dataset = layout.name
+    _check_people(data, dataset, annotation_file)
+    results = _read_results(results)
+    if image_ids is not None:
+        image_ids = _check_image_ids(data, image_ids, annotation_file)
+    _check_results(results, data, layout.num_joints, annotation_file)
     api = scoring_api(dataset)
     with contextlib.ExitStack() as stack:
         path = str(annotation_file)
         if image_ids is not None and len(set(image_ids)) < len(data["images"]):
             data = _subset(data, image_ids)
+            keep = set(image_ids)
+            results = [entry for entry in results if entry["image_id"] in keep]
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="swahr_eval_"))
             path = os.path.join(folder, "annotations.json")
             with open(path, "w") as f:  # xtcocotools re-reads the file for the crowd split
@@ -472,15 +622,8 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
                           f"{annotation_file}: writing the results there would replace the "
                           "annotations; choose another file")
     data = load_annotations(annotation_file)
-    if dataset == "auto":
-        dataset = detect_dataset(data)
-    layout = LAYOUTS[dataset] if dataset in LAYOUTS else None
-    if layout is None:
-        raise OptionError(f"dataset must be 'auto' or one of {DATASETS}, got {dataset!r}")
-    found = len(person_category(data)["keypoints"])
-    if found != layout.num_joints:
-        raise AnnotationError(f"{annotation_file}: {found} keypoints per person, but {dataset} "
-                              f"has {layout.num_joints}")
+    layout = _resolve_dataset(data, dataset, annotation_file)
+    dataset = layout.name
     _check_people(data, dataset, annotation_file)
     api = scoring_api(dataset)  # fail before the long part, not after it
 
