@@ -186,8 +186,10 @@ def test_failed_export_leaves_nothing(tmp_path, tiny_model, monkeypatch):
 
 
 def test_unwritable_destination(tmp_path, tiny_model):
+    blocker = tmp_path / "a_file"  # a folder cannot be made where a file is
+    blocker.write_text("x")
     with pytest.raises(ModelError, match="cannot write the model"):
-        export_onnx(tiny_model, tmp_path / "missing_dir" / "model.onnx")
+        export_onnx(tiny_model, blocker / "model.onnx")
     with pytest.raises(ModelError, match="it is a directory"):
         export_onnx(tiny_model, tmp_path)
 
