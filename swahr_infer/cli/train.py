@@ -122,13 +122,7 @@ def run(args) -> int:
         import torch  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError("torch", "export", "training") from exc
-    from export.model import ARCHS
     from export.train import TrainConfig, cuda_graphs_unavailable, l2_twin_conflict, train
-
-    if args.arch not in ARCHS:
-        raise ModelError(f"unknown architecture {args.arch!r}; known: {', '.join(ARCHS)}")
-    if args.input_size < 0 or args.input_size % 32:
-        raise ModelError(f"--input-size must be a positive multiple of 32, got {args.input_size}")
 
     cfg = TrainConfig(
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
