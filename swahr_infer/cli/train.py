@@ -36,6 +36,7 @@ A second stage from trained weights (fresh Adam and schedule; another seed, so o
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -153,8 +154,11 @@ def run(args) -> int:
             raise OptionError(f"{directory} already holds a training run ({found}): add "
                               "--resume to continue it or --overwrite to start it over")
     result = train(cfg, resume=args.resume)
+    # the first iteration is warm-up and not timed, so a 1-iteration run has no speed to report
+    speed = (f"{result.seconds_per_iter:.3f} s/iter" if math.isfinite(result.seconds_per_iter)
+             else "speed not measured")
     print(f"wrote {result.checkpoint} after {result.iterations} iterations "
-          f"({result.seconds_per_iter:.3f} s/iter, loss {result.losses.get('total', float('nan')):.4e})")
+          f"({speed}, loss {result.losses.get('total', float('nan')):.4e})")
     if result.twin is not None:
         print(f"wrote {result.twin.checkpoint} (the fixed-sigma L2 twin, same batches; "
               f"loss {result.twin.losses.get('total', float('nan')):.4e})")
