@@ -552,8 +552,16 @@ def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cf
           final: bool) -> str:
     weights = state_dict_cpu(model)
     path = os.path.join(cfg.out_dir, "model_final.pth" if final else f"model_iter{iteration}.pth")
-    torch.save(weights, path)
-    torch.save({"model": weights, "optimizer": portable_state(optimizer), "iteration": iteration,
-                "config": dataclasses.asdict(cfg)}, os.path.join(cfg.out_dir, "train_state.pth"))
+    _save_atomically(weights, path)
+    _save_atomically({"model": weights, "optimizer": portable_state(optimizer), "iteration": iteration,
+                      "config": dataclasses.asdict(cfg)}, os.path.join(cfg.out_dir, "train_state.pth"))
     logger.info("saved %s", path)
     return path
+
+
+def _save_atomically(obj: object, path: str) -> None:
+    """Write beside ``path``, then rename: a run killed while saving (a session's end, a timeout)
+    keeps its previous train_state.pth whole, so --resume still has something to continue."""
+    partial = path + ".partial"
+    torch.save(obj, partial)
+    os.replace(partial, path)

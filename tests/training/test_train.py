@@ -59,6 +59,29 @@ def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
     assert not all(torch.equal(one[k], other[k]) for k in one)
 
 
+def test_a_run_killed_while_saving_keeps_its_last_state_and_resumes_exactly(tmp_path, monkeypatch):
+    straight = torch.load(train(tiny_config(tmp_path / "s")).checkpoint)
+    with interrupted_at(1):
+        train(tiny_config(tmp_path / "r"))
+    real_save = torch.save
+
+    def dies_while_writing_the_state(obj, path, *args, **kwargs):
+        if "train_state" in str(path):
+            with open(path, "wb") as f:
+                f.write(b"half a checkpoint")  # as a run killed mid-write leaves its file
+            raise KeyboardInterrupt
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", dies_while_writing_the_state)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path / "r"), resume=True)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "r" / "train_state.pth")["iteration"] == 1  # still whole
+    resumed = torch.load(train(tiny_config(tmp_path / "r"), resume=True).checkpoint)
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    assert not list((tmp_path / "r").glob("*.partial"))  # the finished save left no leftovers
+
+
 def test_l2_twin_is_the_separate_l2_run_trained_on_the_same_batches(tmp_path, capsys):
     paired = train(tiny_config(tmp_path / "swahr", l2_twin_dir=str(tmp_path / "l2")))
     alone_swahr = torch.load(train(tiny_config(tmp_path / "a")).checkpoint)
