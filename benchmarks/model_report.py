@@ -55,7 +55,7 @@ def run_config(name, model, ann, images, **options):
     return row
 
 
-def parse_extras(items, ap: argparse.ArgumentParser):
+def parse_extras(items, ap: argparse.ArgumentParser, flag: str = "--extra"):
     """[(name, path)] of the ``--extra NAME=PATH`` items, each checked before any row runs (a
     bare ``model.onnx`` would otherwise fail as "unknown model type ''" after every other row
     ran)."""
@@ -63,9 +63,9 @@ def parse_extras(items, ap: argparse.ArgumentParser):
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name.strip() or not path:
-            ap.error(f"--extra {item}: expected NAME=PATH, e.g. \"L2 ablation=l2.onnx\"")
+            ap.error(f"{flag} {item}: expected NAME=PATH, e.g. \"L2 ablation=l2.onnx\"")
         if not Path(path).is_file():
-            ap.error(f"--extra {item}: no such model file {path}")
+            ap.error(f"{flag} {item}: no such model file {path}")
         extras.append((name, path))
     return extras
 
