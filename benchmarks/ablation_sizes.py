@@ -20,6 +20,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
         "validation": {"generator": "export.synthetic_people.generate_dataset",
                        "images": args.images, "size": args.size, "seed": args.seed},
         "areas": {"small": f"< {SMALL}", "medium": f"{SMALL}-{MEDIUM}"},
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),  # pasteable
         "rows": rows,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

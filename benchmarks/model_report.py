@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -173,7 +174,7 @@ def _report(args, previous, extras, fp16, work: Path) -> int:
         "python": sys.version.split()[0],
         "validation": {"generator": "export.synthetic_people.generate_dataset",
                        "images": args.images, "size": args.size, "seed": args.seed},
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),  # pasteable
         **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
            if previous else {}),
         "rows": rows,
