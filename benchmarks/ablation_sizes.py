@@ -17,10 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
-import os
-import platform
-import shlex
 import shutil
 import sys
 import tempfile
@@ -30,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.model_report import RESULTS, VAL_SEED, make_validation_set, parse_extras  # noqa: E402
+from benchmarks.model_report import (RESULTS, VAL_SEED, make_validation_set,  # noqa: E402
+                                     parse_extras, write_results)
 
 SMALL = 32 ** 2
 MEDIUM = 96 ** 2
@@ -84,19 +81,15 @@ def best_oks(annotations, results, sigmas) -> dict:
         for k, v in best.items()}
 
 
-def score_model(name, model, ann, images, threads):
-    from swahr_infer.evaluate import evaluate, load_annotations, scoring_api
+def score_model(name, model, ann, images, threads, api, gt):
+    from swahr_infer.evaluate import evaluate
 
     report = evaluate(str(model), str(ann), str(images), progress=False, threads=threads)
-    api = scoring_api("coco")
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = api.coco(str(ann))
     sizes, sigmas = ap_by_size(api, gt, report.results)
+    figures = best_oks(gt.dataset["annotations"], report.results, sigmas)
     scores = np.asarray([r["score"] for r in report.results], float)
     row = {"config": name, "model": str(model), "ap": round(report.metrics.ap, 4),
-           **{k: (None if v is None else round(v, 4)) for k, v in sizes.items()},
-           **{k: (None if v is None else round(v, 4)) for k, v in
-              best_oks(load_annotations(ann)["annotations"], report.results, sigmas).items()},
+           **{k: (None if v is None else round(v, 4)) for k, v in {**sizes, **figures}.items()},
            "people": report.people, "people_over_0.3": int((scores > 0.3).sum()),
            "scorer": report.scorer}
     print(f"{name:28s} AP {row['ap_all']:.3f} (small {row['ap_small']:.3f}, medium "
@@ -121,22 +114,17 @@ def main(argv=None) -> int:
     models = parse_extras(args.models, ap, flag="model")
     work = Path(tempfile.mkdtemp(prefix="swahr-val-"))
     try:
+        from swahr_infer.evaluate import scoring_api
+
         ann = make_validation_set(work / "val", args.images, args.size, args.seed)
-        rows = [score_model(name, path, ann, ann.parent / "images", args.threads)
+        api = scoring_api("coco")
+        with contextlib.redirect_stdout(io.StringIO()):  # the scorers print their progress
+            gt = api.coco(str(ann))  # the ground truth once, for every model
+        rows = [score_model(name, path, ann, ann.parent / "images", args.threads, api, gt)
                 for name, path in models]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} CPU cores, {platform.system()}",
-        "validation": {"generator": "export.synthetic_people.generate_dataset",
-                       "images": args.images, "size": args.size, "seed": args.seed},
-        "areas": {"small": f"< {SMALL}", "medium": f"{SMALL}-{MEDIUM}"},
-        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),  # pasteable
-        "rows": rows,
-    }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_results(args, rows, areas={"small": f"< {SMALL}", "medium": f"{SMALL}-{MEDIUM}"})
     return 0
 
 

@@ -169,20 +169,27 @@ def _report(args, previous, extras, fp16, work: Path) -> int:
     for name, path in extras:
         rows.append(run_config(name, path, ann, images, **opts))
 
+    write_results(args, rows, python=sys.version.split()[0],
+                  **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
+                     if previous else {}))
+    return 0
+
+
+def write_results(args, rows, **fields) -> None:
+    """The JSON of a report on the validation set (``args.images``, ``size``, ``seed``) to
+    ``args.json``: the machine, the set, the command that made it (pasteable), ``fields``, the
+    rows."""
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} CPU cores, {platform.system()}",
-        "python": sys.version.split()[0],
         "validation": {"generator": "export.synthetic_people.generate_dataset",
                        "images": args.images, "size": args.size, "seed": args.seed},
-        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),  # pasteable
-        **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
-           if previous else {}),
+        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        **fields,
         "rows": rows,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":

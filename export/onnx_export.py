@@ -171,7 +171,7 @@ def export_onnx(model: HigherHRNet, output: Union[str, Path], info: Optional[Mod
             raise ModelError(f"input size must be a positive multiple of {info.size_divisor}, "
                              f"got {input_size}")
         info = replace(info, input_size=input_size)
-    with _atomic_output(Path(output)) as temporary:
+    with atomic_output(Path(output)) as temporary:
         graph = _contract_graph(model, with_scales, fp16)
         onnx_model = _trace(graph, static_size, batch, opset, info)
         onnx_model = _simplify(onnx_model)
@@ -267,8 +267,9 @@ def op_counts(model) -> Dict[str, int]:
 
 
 @contextlib.contextmanager
-def _atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path``, renamed to ``path`` when the block succeeds.
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path``, renamed to ``path`` when the block succeeds (the ONNX
+    export, and the trainer's checkpoints, so a run killed while saving keeps the last whole one).
 
     It is created first, so an unwritable destination fails before any expensive work, and it
     is removed on any failure, so nothing half-written is left.

@@ -28,6 +28,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -41,6 +42,7 @@ from .augment import AugmentConfig, hflip, random_affine
 from .graph_step import GraphedStep, StaticBatch, portable_state
 from .losses import LossConfig, LossTerms, SwahrLoss
 from .model import build_model, get_arch
+from .onnx_export import atomic_output
 from .synthetic_people import SceneConfig, render_scene
 from .targets import stage_targets
 
@@ -552,16 +554,12 @@ def _save(model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int, cf
           final: bool) -> str:
     weights = state_dict_cpu(model)
     path = os.path.join(cfg.out_dir, "model_final.pth" if final else f"model_iter{iteration}.pth")
-    _save_atomically(weights, path)
-    _save_atomically({"model": weights, "optimizer": portable_state(optimizer), "iteration": iteration,
-                      "config": dataclasses.asdict(cfg)}, os.path.join(cfg.out_dir, "train_state.pth"))
+    # each written beside its name and renamed: a run killed while saving (a session's end, a
+    # timeout) keeps its previous train_state.pth whole, so --resume has something to continue
+    state = {"model": weights, "optimizer": portable_state(optimizer), "iteration": iteration,
+             "config": dataclasses.asdict(cfg)}
+    for obj, destination in ((weights, path), (state, os.path.join(cfg.out_dir, "train_state.pth"))):
+        with atomic_output(Path(destination)) as temporary:
+            torch.save(obj, temporary)
     logger.info("saved %s", path)
     return path
-
-
-def _save_atomically(obj: object, path: str) -> None:
-    """Write beside ``path``, then rename: a run killed while saving (a session's end, a timeout)
-    keeps its previous train_state.pth whole, so --resume still has something to continue."""
-    partial = path + ".partial"
-    torch.save(obj, partial)
-    os.replace(partial, path)
