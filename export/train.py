@@ -380,8 +380,31 @@ def _arm(cfg: TrainConfig, device: torch.device, resume: bool) -> _Arm:
     arm = _Arm(cfg, *_setup(cfg, device, resume))
     if arm.start == 0 and os.path.exists(arm.log_path):
         os.remove(arm.log_path)
+    elif os.path.exists(arm.log_path):
+        _trim_log(arm.log_path, arm.start)
     arm.model.train()
     return arm
+
+
+def _trim_log(path: str, last: int) -> None:
+    """Drop the log lines past iteration ``last``: a run killed between two checkpoints logged
+    iterations that its resumed run trains (and logs) again, and one iteration must have one
+    line, in order, for anything that plots or averages the log."""
+    with open(path) as f:
+        lines = f.readlines()
+    kept = [line for line in lines if _logged_iteration(line) <= last]
+    if len(kept) != len(lines):
+        with atomic_output(Path(path)) as temporary:
+            temporary.write_text("".join(kept))
+
+
+def _logged_iteration(line: str) -> float:
+    """The iteration a log line records; infinite for a line cut short when the run was killed
+    mid-write (so it is dropped with the others past the checkpoint)."""
+    try:
+        return json.loads(line)["iter"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
 
 
 def twin_config(cfg: TrainConfig) -> TrainConfig:

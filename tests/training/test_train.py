@@ -51,8 +51,13 @@ def test_cpu_runs_are_reproducible_resumable_and_seeded(tmp_path):
     with interrupted_at(1):
         train(tiny_config(tmp_path / "r"))
     assert torch.load(tmp_path / "r" / "train_state.pth")["iteration"] == 1
+    with open(tmp_path / "r" / "log.jsonl", "a") as log:  # killed after logging past its state,
+        log.write(json.dumps({"iter": 2, "total": 1.0}) + '\n{"iter": 3, "to')  # mid-line
     resumed = train(tiny_config(tmp_path / "r"), resume=True)
     assert resumed.iterations == 2
+    logged = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert [entry["iter"] for entry in logged] == [1, 2]  # each iteration once, in order
+    assert logged[1]["total"] != 1.0  # the resumed run's own line, not the killed run's
     a, b = torch.load(resumed.checkpoint), torch.load(straight.checkpoint)
     assert all(torch.equal(a[k], b[k]) for k in a)  # resuming continues the same run exactly
     other = torch.load(train(tiny_config(tmp_path / "c", iters=1, seed=1)).checkpoint)
