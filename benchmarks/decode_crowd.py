@@ -29,7 +29,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -39,7 +38,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from swahr_infer.affine import box_affine  # noqa: E402
-from swahr_infer.benchmark import summarize  # noqa: E402
+from swahr_infer.benchmark import summarize, write_json  # noqa: E402
 from swahr_infer.decode import (  # noqa: E402
     DecodeParams, MapTiles, adjust_joints, check_maps, decode, find_candidates, group_candidates,
     grouping_order, person_scores, refine_people, to_image,
@@ -225,8 +224,7 @@ def main(argv=None) -> int:
         "official_runs": args.official_runs if official else 0,
         "threads": 1,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    write_json(args.json, {"meta": meta, "rows": rows})
     print(f"\nwrote {args.json}")
     return 0
 

@@ -11,11 +11,12 @@ does not depend on their values.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
 from pathlib import Path
+
+from swahr_infer.benchmark import write_json
 
 
 def main() -> None:
@@ -58,10 +59,9 @@ def main() -> None:
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
+        write_json(args.json, {
             "machine": platform.processor() or platform.machine(), "threads": args.threads,
-            "torch": torch.__version__, "rows": rows}, indent=2))
+            "torch": torch.__version__, "rows": rows})
 
 
 if __name__ == "__main__":

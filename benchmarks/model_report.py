@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from swahr_infer.atomic_file import write_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 VAL_SEED = 424242
 
@@ -187,8 +189,7 @@ def write_results(args, rows, **fields) -> None:
         **fields,
         "rows": rows,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_text(args.json, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 

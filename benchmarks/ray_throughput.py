@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Tuple
 
+from swahr_infer.benchmark import write_json
+
 
 def _model(folder: Path, arch: str) -> Path:
     import torch
@@ -176,15 +178,13 @@ def main() -> None:
     for row in rows:
         print(" | ".join("-" if row[h] is None else str(row[h]) for h in header))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({
+        out = write_json(args.json, {
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                         "python": platform.python_version(), "ray": ray.__version__,
                         "note": "shared 2-core CPU box; other jobs ran at the same time"},
             "images": args.images, "size": args.size, "model": str(args.model or args.arch),
             "batch_size": args.batch_size, "ray_init_s": round(ray_init_s, 2), "rows": rows,
-        }, indent=2))
+        })
         print(f"wrote {out}")
 
 

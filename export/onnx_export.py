@@ -36,8 +36,6 @@ import copy
 import inspect
 import io
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +47,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from swahr_infer import __version__
+from swahr_infer.atomic_file import replacing
 from swahr_infer.errors import ModelError, OptionError
 from swahr_infer.metadata import INPUT_NAME, OUTPUTS, ModelInfo
 
@@ -268,38 +267,16 @@ def op_counts(model) -> Dict[str, int]:
 
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path``, renamed to ``path`` when the block succeeds (the ONNX
-    export, and the trainer's checkpoints, so a run killed while saving keeps the last whole one).
-
-    It is created first, so an unwritable destination fails before any expensive work, and it
-    is removed on any failure, so nothing half-written is left.
-    """
-    if path.is_dir():
-        raise ModelError(f"cannot write the model to {path}: it is a directory")
-    if path.is_symlink():  # replace the file the link points at, not the link
-        path = path.resolve()
-    if path.exists() and not path.is_file():
-        raise ModelError(f"cannot write the model to {path}: it is not a regular file")
-    directory = path.parent if str(path.parent) else Path(".")
+    """:func:`swahr_infer.atomic_file.replacing` for a model file (the ONNX export, the trainer's
+    checkpoints, so a run killed while saving keeps the last whole one), its set-up failures as
+    :class:`ModelError`. Failures inside the block pass on as they are."""
+    stack = contextlib.ExitStack()
     try:
-        directory.mkdir(parents=True, exist_ok=True)  # -o may name a new folder, as with build
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
-                                        dir=directory)
+        temporary = stack.enter_context(replacing(path))
+    except IsADirectoryError as exc:
+        raise ModelError(f"cannot write the model to {path}: it is a directory") from exc
     except OSError as exc:
-        raise ModelError(f"cannot write the model to {path}: {exc.strerror or exc}") from exc
-    os.close(handle)
-    temporary = Path(name)
-    try:
+        reason = exc.strerror or str(exc).split(": ", 1)[-1]
+        raise ModelError(f"cannot write the model to {path}: {reason}") from exc
+    with stack:
         yield temporary
-        os.chmod(temporary, 0o644 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -65,6 +65,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from .atomic_file import replacing
 from .errors import ImageError, MissingDependencyError, ModelError, OptionError, SwahrError
 from .image_io import image_id_for, image_ids
 
@@ -500,7 +501,7 @@ def run_batch(source: Source, out: Union[str, os.PathLike],
 
     Args:
         source: see :func:`pose_dataset`.
-        out: ``.parquet`` or ``.jsonl`` file, written atomically (``out.part``, then renamed).
+        out: ``.parquet`` or ``.jsonl`` file, written atomically (a temporary file beside it, then renamed).
         model: see :func:`pose_dataset`.
         preserve_order: write rows in input order (Ray Data's ``preserve_order``); otherwise
             in completion order (sort by ``index`` later if needed).
@@ -561,16 +562,15 @@ def write_results(tables: Iterable, out: Union[str, os.PathLike],
                   fmt: Optional[str] = None) -> Path:
     """Write result tables (:func:`result_schema`) to one Parquet or JSON-lines file.
 
-    The file appears only when complete: it is written as ``<out>.part`` and renamed.
+    The file appears only when complete: it is written beside ``out`` and renamed over it
+    (:func:`swahr_infer.atomic_file.replacing`), so a reader never sees half a results file.
     """
     import pyarrow.parquet as pq
 
     out = Path(out)
     fmt = fmt or results_format(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
     schema = result_schema()
-    try:
+    with replacing(out) as part:
         if fmt == "parquet":
             with pq.ParquetWriter(str(part), schema) as writer:
                 for table in tables:
@@ -582,10 +582,6 @@ def write_results(tables: Iterable, out: Union[str, os.PathLike],
                         if row["keypoint_scales"] is not None:
                             row["keypoint_scales"] = _nan_to_none(row["keypoint_scales"])
                         stream.write(json.dumps(row, allow_nan=False) + "\n")
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return out
 
 

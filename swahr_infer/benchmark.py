@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
+from .atomic_file import replacing, write_bytes, write_text
 from .errors import MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -254,10 +255,8 @@ def random_checkpoint(arch: str, cache_dir: Union[str, Path], *, seed: int = 0) 
         model = build_model(arch).eval()
     finally:
         torch.random.set_rng_state(generator_state)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.partial")
-    torch.save(model.state_dict(), temporary)
-    os.replace(temporary, path)
+    with replacing(path) as temporary:
+        torch.save(model.state_dict(), temporary)
     return path
 
 
@@ -323,14 +322,11 @@ def synthetic_image_file(width: int, height: int, cache_dir: Union[str, Path], s
 
     path = Path(cache_dir) / f"synthetic_{width}x{height}_seed{seed}.jpg"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
         ok, data = cv2.imencode(".jpg", synthetic_image(width, height, seed),
                                 [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:  # pragma: no cover - OpenCV without a JPEG codec
             raise RuntimeError("OpenCV cannot encode JPEG")
-        temporary = path.with_name(path.name + f".{os.getpid()}.partial")
-        temporary.write_bytes(data.tobytes())
-        os.replace(temporary, path)
+        write_bytes(path, data.tobytes())
     return path
 
 
@@ -443,16 +439,7 @@ def write_json(path: Union[str, Path], payload: Mapping[str, object]) -> Path:
     The partial file is removed when the write or the rename fails (``path`` a folder, a full
     disk, a value that is not JSON), so a failed write leaves nothing behind.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.partial")
-    try:
-        temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+from .atomic_file import write_bytes
 from .errors import MissingDependencyError, ModelError
 from .metadata import INPUT_NAME, ModelInfo, read_onnx_props
 from .trt_compat import Shape, default_profile, parse_version, precision_plan
@@ -92,20 +92,6 @@ def _load_timing_cache(config, path: Optional[str]):
     return cache
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)  # as the ONNX export does: -o may name a new folder
-    fd, tmp = tempfile.mkstemp(prefix=".swahr-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = BuildOptions()
                  ) -> Dict:
     """Build ``engine_path`` (and its sidecar) from an exported ONNX model.
@@ -135,9 +121,9 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ModelError(f"TensorRT failed to build an engine from {onnx_path} (see its log)")
-    _atomic_write(engine_path, bytes(serialized))
+    write_bytes(engine_path, bytes(serialized))
     if options.timing_cache:
-        _atomic_write(options.timing_cache, bytes(cache.serialize()))
+        write_bytes(options.timing_cache, bytes(cache.serialize()))
     sidecar = {
         "model": info.to_props(),
         "tensorrt_version": trt.__version__,
@@ -145,7 +131,7 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
         "profile": {"min": list(mn), "opt": list(opt), "max": list(mx)},
         **gpu_identity(),
     }
-    _atomic_write(engine_path + SIDECAR_SUFFIX, json.dumps(sidecar, indent=2).encode())
+    write_bytes(engine_path + SIDECAR_SUFFIX, json.dumps(sidecar, indent=2).encode())
     return sidecar
 
 
