@@ -303,7 +303,7 @@ def _worker_options(model: Optional[str], estimator_options: Dict[str, Any],
 
 
 def _pool_size(ray, workers: Optional[int], cpus_per_worker: float, gpus_per_worker: float) -> int:
-    if workers is not None:  # checked by _check_pool: at least 1
+    if workers is not None:  # checked by check_pool: at least 1
         return int(workers)
     resources = ray.cluster_resources()
     if gpus_per_worker > 0:
@@ -355,27 +355,39 @@ def pose_dataset(source: Source, model: Union[str, os.PathLike, None] = None, *,
                          **estimator_options)
 
 
-def _check_pool(workers: Optional[int] = None, gpus_per_worker: Optional[float] = None,
-                cpus_per_worker: float = 1.0, batch_size: int = 16) -> None:
-    """The pool options, as the CLI checks ``--workers`` / ``--batch-size`` /
-    ``--gpus-per-worker``: Ray would otherwise fail only once started (``workers=-1``: its
-    ``ValueError(('size must be >= 1', -1))``), or ``workers=0`` would quietly mean "automatic"
-    (that is None)."""
+def check_pool(workers: Optional[int] = None, gpus_per_worker: Optional[float] = None,
+               cpus_per_worker: float = 1.0, batch_size: int = 16, *, flags: bool = False
+               ) -> None:
+    """The pool options, checked before Ray starts (seconds) and the job runs (hours): Ray would
+    otherwise fail only once started (``workers=-1``: its ``ValueError(('size must be >= 1',
+    -1))``), or ``workers=0`` would quietly mean "automatic" (that is None).
+
+    ``flags``: name the options as the CLI spells them (``--workers``), for ``swahr-infer
+    predict --ray``, which checks them with this same function.
+    """
+    def name(option: str) -> str:
+        return "--" + option.replace("_", "-") if flags else option
+
+    unset = "leave it out" if flags else "None"
+    whole = "" if flags else "an integer of "  # argparse already made the flags integers
     if workers is not None and (isinstance(workers, bool)
                                 or not isinstance(workers, numbers.Integral) or workers < 1):
-        raise OptionError(f"workers must be an integer of at least 1, not {workers!r} (None: one "
-                          "per GPU, else one per CPU)")
+        raise OptionError(f"{name('workers')} must be {whole}at least 1, not {workers!r} "
+                          f"({unset}: one per GPU, else one per CPU)")
     if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
             or batch_size < 1):
-        raise OptionError(f"batch_size must be an integer of at least 1, not {batch_size!r}")
+        raise OptionError(f"{name('batch_size')} must be {whole}at least 1, not "
+                          f"{batch_size!r}")
     if gpus_per_worker is not None and not (isinstance(gpus_per_worker, numbers.Real)
                                             and math.isfinite(gpus_per_worker)
                                             and gpus_per_worker >= 0):
-        raise OptionError(f"gpus_per_worker must be 0 or more (fractions share a GPU; None: 1 "
-                          f"when the cluster has GPUs, else 0), not {gpus_per_worker!r}")
+        raise OptionError(f"{name('gpus_per_worker')} must be 0 or more (fractions share a GPU; "
+                          f"{unset}: 1 when the cluster has GPUs, else 0), not "
+                          f"{gpus_per_worker!r}")
     if not (isinstance(cpus_per_worker, numbers.Real) and math.isfinite(cpus_per_worker)
             and cpus_per_worker > 0):
-        raise OptionError(f"cpus_per_worker must be more than 0, not {cpus_per_worker!r}")
+        raise OptionError(f"{name('cpus_per_worker')} must be more than 0, not "
+                          f"{cpus_per_worker!r}")
 
 
 def _checked_inputs(source: Source, model: Union[str, os.PathLike, None],
@@ -385,7 +397,7 @@ def _checked_inputs(source: Source, model: Union[str, os.PathLike, None],
     before any dataset is built, so a bad option, a missing folder or an empty list fails at
     once with its own error."""
     ray = _import_ray()  # imported, not started: a missing Ray is still said first
-    _check_pool(**pool)
+    check_pool(**pool)
     inputs = source if isinstance(source, ray.data.Dataset) else input_paths(source)
     if model is not None:
         if not Path(model).is_file():

@@ -231,7 +231,7 @@ def _check_no_overwrite(inputs: List[Path], outputs: List[Path]) -> None:
 
 def _run_ray(source: Path, args: argparse.Namespace) -> int:
     """``--ray``: delegate to :func:`swahr_infer.batch.run_batch`, then report like the rest."""
-    from ..batch import init_ray, results_format, run_batch
+    from ..batch import check_pool, init_ray, results_format, run_batch
 
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
         raise ImageError(f"{source}: videos are not supported with --ray (give a folder of "
@@ -244,7 +244,11 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"swahr-infer predict: error: {exc}", file=sys.stderr)
         return 2
-    _check_ray_options(args)
+    # before a local Ray starts (seconds) and the job runs (hours): a results path that is a
+    # folder would lose every result at the final write
+    check_pool(workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+               cpus_per_worker=max(1, args.threads), batch_size=args.batch_size, flags=True)
+    check_output_file(args.out, "--out")
     num_cpus = None
     if not args.address and args.workers:  # a local Ray just big enough for the pool
         num_cpus = args.workers * max(1, args.threads)
@@ -278,23 +282,6 @@ def _run_ray(source: Path, args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 1
     return 0
-
-
-def _check_ray_options(args: argparse.Namespace) -> None:
-    """The pool options and the results file, checked before a local Ray starts (seconds) and
-    the job runs (hours): Ray would otherwise fail with a traceback once started, a --workers 0
-    would silently mean the default, and a results path that is a folder would lose every
-    result at the final write."""
-    if args.workers is not None and args.workers < 1:
-        raise OptionError(f"--workers must be at least 1, not {args.workers} (leave it out for "
-                          "one per GPU, else one per CPU)")
-    if args.batch_size < 1:
-        raise OptionError(f"--batch-size must be at least 1, not {args.batch_size}")
-    gpus = args.gpus_per_worker
-    if gpus is not None and not (math.isfinite(gpus) and gpus >= 0):
-        raise OptionError(f"--gpus-per-worker must be 0 or more (fractions share a GPU), not "
-                          f"{gpus}")
-    check_output_file(args.out, "--out")
 
 
 def _last_line(exc: BaseException) -> str:
