@@ -116,7 +116,8 @@ def main(argv=None) -> int:
                          "it is removed at the end")
     ap.add_argument("--append", action="store_true",
                     help="score only the --extra models and add their rows to the existing --json "
-                         "(same validation set: its size and seed are read from there)")
+                         "(same validation set: its size and seed are read from there); a model "
+                         "named as an existing row replaces that row")
     args = ap.parse_args(argv)
     previous = None
     if args.append:
@@ -169,7 +170,12 @@ def _report(args, previous, extras, fp16, work: Path) -> int:
         export_onnx(network, str(fp16_path), info, fp16=True, input_size=size)
         rows.append(run_config("FP16 ONNX, flip, scale 1", fp16_path, ann, images, **opts))
     for name, path in extras:
-        rows.append(run_config(name, path, ann, images, **opts))
+        row = run_config(name, path, ann, images, **opts)
+        places = [i for i, earlier in enumerate(rows) if earlier["config"] == name]
+        if places:  # rescored (a model re-exported, say): the row keeps its place
+            rows[places[0]] = row
+        else:
+            rows.append(row)
 
     write_results(args, rows, python=sys.version.split()[0],
                   **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}

@@ -46,6 +46,15 @@ def test_report_rows_and_append(tmp_path, capsys):
     assert appended["rows"][-1]["ap"] == rows["shipped, flip, scale 1"]["ap"]
     assert appended["commands_before"] == [report["command"]]
 
+    # a model named as an existing row replaces it in place (a re-exported model, rescored)
+    assert model_report.main(["--append", "--json", str(out), "--threads", "1",
+                              "--extra", f"shipped, no flip={model}"]) == 0
+    replaced = json.loads(out.read_text())
+    assert [r["config"] for r in replaced["rows"]] == list(rows) + ["again"]
+    assert replaced["rows"][1]["ap"] == rows["shipped, flip, scale 1"]["ap"]  # now with flip
+    assert rows["shipped, no flip"]["ap"] != rows["shipped, flip, scale 1"]["ap"]
+    assert len(replaced["commands_before"]) == 2
+
 
 def test_append_refuses_options_it_would_ignore(tmp_path, capsys):
     out = tmp_path / "report.json"  # never read: the arguments are refused first
