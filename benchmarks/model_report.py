@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from swahr_infer.atomic_file import write_text
+from swahr_infer.benchmark import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VAL_SEED = 424242
@@ -195,7 +195,7 @@ def write_results(args, rows, **fields) -> None:
         **fields,
         "rows": rows,
     }
-    write_text(args.json, json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     print(f"wrote {args.json}")
 
 

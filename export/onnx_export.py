@@ -276,7 +276,6 @@ def atomic_output(path: Path) -> Iterator[Path]:
     except IsADirectoryError as exc:
         raise ModelError(f"cannot write the model to {path}: it is a directory") from exc
     except OSError as exc:
-        reason = exc.strerror or str(exc).split(": ", 1)[-1]
-        raise ModelError(f"cannot write the model to {path}: {reason}") from exc
+        raise ModelError(f"cannot write the model to {path}: {exc.strerror or exc}") from exc
     with stack:
         yield temporary

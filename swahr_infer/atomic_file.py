@@ -10,6 +10,7 @@ write finished. A rename within one folder is atomic on POSIX and on Windows.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -37,12 +38,12 @@ def replacing(path: PathLike) -> Iterator[Path]:
     if path.is_symlink():
         path = path.resolve()
     if path.is_dir():
-        raise IsADirectoryError(21, "it is a directory", str(path))
+        raise IsADirectoryError(errno.EISDIR, "it is a directory", str(path))
     mode = None
     if path.exists():
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path}: it is not a regular file")
+            raise OSError(errno.EINVAL, "it is not a regular file", str(path))
         mode = stat.S_IMODE(info.st_mode)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
