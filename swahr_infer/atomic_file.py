@@ -72,6 +72,23 @@ def write_text(path: PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def write_output(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to an output a user named (``--json``, ``--metrics-json``): through
+    :func:`replacing` when it is, or will be, a file; straight into it when it is a stream, such
+    as ``/dev/stdout`` or a pipe from ``>(jq ...)``, which cannot be replaced and which a reader
+    sees as it comes anyway. Missing folders are made. Returns the path."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # not there yet (or not reachable: replacing says why)
+        mode = 0
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return path
+    return write_text(path, text)
+
+
 def _creation_mode() -> int:
     """0o666 less the process umask, what ``open(path, "w")`` gives a new file. The umask is read
     from /proc where there is one: setting it to read it back, the only portable way, would race

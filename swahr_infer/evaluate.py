@@ -54,6 +54,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from .atomic_file import write_output
 from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OptionError, OutputError
 from .skeleton import CROWDPOSE, LAYOUTS, Layout
 
@@ -656,9 +657,7 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         raise ImageError(f"none of the {len(images)} images could be evaluated "
                          f"(first: {Path(image_dir) / first.file_name}: {first.reason})")
     if results_file is not None:
-        results_file = Path(results_file)
-        results_file.parent.mkdir(parents=True, exist_ok=True)
-        results_file.write_text(json.dumps(results))
+        write_output(results_file, json.dumps(results))
     metrics = score(annotation_file, results, dataset=dataset,
                     image_ids=[image["id"] for image in images])
     return EvalReport(metrics, dataset, api.name, len(images), failures, results, seconds)

@@ -2,10 +2,11 @@
 
 import os
 import stat
+import threading
 
 import pytest
 
-from swahr_infer.atomic_file import replacing, write_bytes, write_text
+from swahr_infer.atomic_file import replacing, write_bytes, write_output, write_text
 
 
 def _mode(path):
@@ -67,3 +68,23 @@ def test_a_symbolic_link_is_kept_and_its_target_replaced(tmp_path):
     link.symlink_to(target)
     write_text(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_named_output_is_replaced_when_a_file_and_written_through_when_a_stream(tmp_path):
+    results = write_text(tmp_path / "results.json", "old")
+    os.chmod(results, 0o640)
+    write_output(results, "[1]")
+    assert results.read_text() == "[1]" and _mode(results) == 0o640
+    write_output(tmp_path / "new" / "metrics.json", "{}")  # folders made, as for files
+    assert (tmp_path / "new" / "metrics.json").read_text() == "{}"
+    # a pipe (``--json /dev/stdout`` under a pipe, ``--json >(jq .)``) cannot be replaced by a
+    # rename; replacing() refuses it, write_output writes into it
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    write_output(pipe, "streamed")
+    reader.join(timeout=10)
+    assert received == ["streamed"] and stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "pipe", "results.json"]

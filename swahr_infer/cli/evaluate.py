@@ -28,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..atomic_file import write_output
 from .args import add_assignment, int_at_least
 
 HELP = "measure COCO / CrowdPose keypoint AP of a model on an annotated data set"
@@ -82,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         for failure in report.failures:
             print(f"  {failure.file_name}: {failure.reason}", file=sys.stderr)
     if args.metrics_json:
-        args.metrics_json.parent.mkdir(parents=True, exist_ok=True)
-        args.metrics_json.write_text(json.dumps({
+        write_output(args.metrics_json, json.dumps({
             "dataset": report.dataset, "scorer": report.scorer,
             "metrics": report.metrics.as_dict(), "images": report.images,
             "people": report.people, "seconds": report.seconds,

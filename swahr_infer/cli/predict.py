@@ -38,6 +38,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from ..atomic_file import write_output
 from ..errors import ImageError, OptionError, OutputError
 from ..image_io import image_ids, list_images
 from .args import add_assignment, check_folder_can_exist, check_output_file, int_at_least
@@ -130,8 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         count = _run_images(estimator, paths, root, args, results, failures)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results))
+        write_output(args.json, json.dumps(results))
     people = len(results)
     # the same wording as the --ray summary: every input counts, the failed ones included
     print(f"{count} {'frame' if video else 'image'}(s), {people} person(s) found" +

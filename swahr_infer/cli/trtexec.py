@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..atomic_file import write_output
 from .args import check_output_file, check_profile, profile_shape
 
 HELP = "print (and with --run, run) the trtexec command for a model and parse its timing summary"
@@ -97,8 +98,6 @@ def run(args) -> int:
     summary.update(model=args.model, command=argv)
     text = json.dumps(summary, indent=2)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
+        write_output(args.json, text + "\n")
     print(text, file=sys.stdout)
     return 0

@@ -116,3 +116,13 @@ def test_python_dash_m_runs_the_cli(tmp_path):
     assert "usage: swahr-infer" in subprocess.run(
         [sys.executable, "-m", "swahr_infer", "--help"], capture_output=True, text=True,
         timeout=120).stdout
+
+
+def test_json_to_standard_output(tiny_model, image_dir):
+    # --json /dev/stdout: the results file is a stream here (a pipe), written into, not
+    # replaced by a rename as a results file is
+    run = subprocess.run([sys.executable, "-m", "swahr_infer", "predict", str(image_dir / "a.jpg"),
+                          "--model", str(tiny_model), "--json", "/dev/stdout", "--threads", "1",
+                          "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert {entry["file_name"] for entry in json.loads(run.stdout)} == {"a.jpg"}
