@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -46,6 +45,7 @@ import torch
 
 from export.graph_step import GraphedStep, StaticBatch
 from export.train import TrainConfig, _device, _loader, _setup, _step, _to_device, twin_config
+from swahr_infer.benchmark import write_json
 from swahr_infer.cli.args import int_at_least
 from swahr_infer.errors import OptionError
 
@@ -234,9 +234,7 @@ def main(argv=None) -> Dict[str, object]:
                        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                        "config": dataclasses.asdict(cfg), "args": vars(args)},
               "rows": rows}
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(args.json, result)
     print(f"\nwrote {args.json}")
     if rows and all("error" in r for r in rows):
         # nothing was measured: a script or CI step must not read this run as a success

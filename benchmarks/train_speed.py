@@ -15,7 +15,6 @@ in worker processes, so compute alone bounds the speed if there are enough CPU c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -27,6 +26,7 @@ import torch
 from export.losses import LossConfig, SwahrLoss
 from export.model import build_model, count_parameters, get_arch
 from export.train import TrainConfig, init_official_weights, make_batch
+from swahr_infer.benchmark import write_json
 
 
 def measure(arch: str, batch: int, size: int, iters: int, device: torch.device) -> dict:
@@ -99,8 +99,7 @@ def main() -> None:
     meta = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
-    with open(args.json, "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    write_json(args.json, {"meta": meta, "rows": rows})
     print(f"wrote {args.json}")
 
 
