@@ -32,7 +32,9 @@ def test_main_returns_1_with_one_line(tmp_path, capsys):
     out = tmp_path / "gpu_bench.json"
     assert gpu_bench.main(["--quick", "--json", str(out)]) == 1
     captured = capsys.readouterr()
-    assert captured.err.startswith("gpu_bench: error: gpu_bench ")
+    # CuPy installed: "gpu_bench needs a CUDA GPU ..."; not installed: "cupy is required for
+    # gpu_bench: pip install ..."
+    assert captured.err.startswith("gpu_bench: error: ") and "gpu_bench" in captured.err[18:]
     assert "needs a CUDA GPU" in captured.err or "pip install" in captured.err
     assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
     assert not out.exists()
