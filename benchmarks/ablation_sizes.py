@@ -7,6 +7,7 @@ AP at OKS 0.75), and, ranking aside, each figure's best OKS over every person th
 reported (how well it is localised at all), with the number of people reported.
 
     python benchmarks/ablation_sizes.py "SWAHR=/tmp/abl_swahr.onnx" "L2=/tmp/abl_l2.onnx"
+    python benchmarks/ablation_sizes.py --append --json results/x.json "L2 stage 4=l2_4.onnx"
 
 The "all" column repeats the standard AP (the same scorer, the same 20 detections per image),
 which the tests check.  Prints a table and writes JSON (results/ablation_sizes.json).
@@ -27,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.model_report import (RESULTS, VAL_SEED, make_validation_set,  # noqa: E402
-                                     parse_extras, write_results)
+                                     parse_extras, put_row, read_previous, write_results)
 
 SMALL = 32 ** 2
 MEDIUM = 96 ** 2
@@ -108,10 +109,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=VAL_SEED)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=str(RESULTS / "ablation_sizes.json"))
+    ap.add_argument("--append", action="store_true",
+                    help="score the models on the validation set of the existing --json and add "
+                         "their rows to it (a model named as an existing row replaces that row)")
     args = ap.parse_args(argv)
     if args.images < 1 or args.size < 32:
         ap.error("--images must be at least 1 and --size at least 32")
     models = parse_extras(args.models, ap, flag="model")
+    previous = read_previous(args, ap) if args.append else None
     work = Path(tempfile.mkdtemp(prefix="swahr-val-"))
     try:
         from swahr_infer.evaluate import scoring_api
@@ -120,11 +125,14 @@ def main(argv=None) -> int:
         api = scoring_api("coco")
         with contextlib.redirect_stdout(io.StringIO()):  # the scorers print their progress
             gt = api.coco(str(ann))  # the ground truth once, for every model
-        rows = [score_model(name, path, ann, ann.parent / "images", args.threads, api, gt)
-                for name, path in models]
+        rows = previous["rows"] if previous else []
+        for name, path in models:
+            put_row(rows, score_model(name, path, ann, ann.parent / "images", args.threads, api,
+                                      gt))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_results(args, rows, areas={"small": f"< {SMALL}", "medium": f"{SMALL}-{MEDIUM}"})
+    write_results(args, rows, previous,
+                  areas={"small": f"< {SMALL}", "medium": f"{SMALL}-{MEDIUM}"})
     return 0
 
 

@@ -130,10 +130,7 @@ def main(argv=None) -> int:
             ap.error(f"--append scores only --extra models; drop {' and '.join(ignored)}")
         if not args.extra:
             ap.error("--append needs --extra NAME=MODEL.onnx")
-        previous = json.loads(Path(args.json).read_text())
-        args.images = previous["validation"]["images"]
-        args.size = previous["validation"]["size"]
-        args.seed = previous["validation"]["seed"]
+        previous = read_previous(args, ap)
     elif not args.model:
         ap.error("--model is required (unless --append)")
     extras = parse_extras(args.extra, ap)
@@ -170,29 +167,55 @@ def _report(args, previous, extras, fp16, work: Path) -> int:
         export_onnx(network, str(fp16_path), info, fp16=True, input_size=size)
         rows.append(run_config("FP16 ONNX, flip, scale 1", fp16_path, ann, images, **opts))
     for name, path in extras:
-        row = run_config(name, path, ann, images, **opts)
-        places = [i for i, earlier in enumerate(rows) if earlier["config"] == name]
-        if places:  # rescored (a model re-exported, say): the row keeps its place
-            rows[places[0]] = row
-        else:
-            rows.append(row)
+        put_row(rows, run_config(name, path, ann, images, **opts))
 
-    write_results(args, rows, python=sys.version.split()[0],
-                  **({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
-                     if previous else {}))
+    write_results(args, rows, previous, python=sys.version.split()[0])
     return 0
 
 
-def write_results(args, rows, **fields) -> None:
+def read_previous(args, ap: argparse.ArgumentParser) -> dict:
+    """The report at ``args.json`` that ``--append`` adds rows to.  Its validation set (images,
+    size, seed) becomes ``args``', so the new rows are scored on the same images; a different
+    ``--images``/``--size``/``--seed`` given with it is refused rather than ignored."""
+    try:
+        previous = json.loads(Path(args.json).read_text())
+        validation = previous["validation"]
+        fixed = {key: validation[key] for key in ("images", "size", "seed")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ap.error(f"--append: cannot read the report to add to, {args.json}: "
+                 f"{type(exc).__name__}: {exc}")
+    for key, value in fixed.items():
+        given = getattr(args, key)
+        if given != ap.get_default(key) and given != value:
+            ap.error(f"--append: --{key} {given} differs from the report's validation set "
+                     f"({key} {value}); drop --{key}")
+        setattr(args, key, value)
+    return previous
+
+
+def put_row(rows: list, row: dict) -> None:
+    """Adds ``row`` to ``rows``; a row of the same name is replaced where it stands (a model
+    re-exported and rescored keeps its place in the table)."""
+    places = [i for i, earlier in enumerate(rows) if earlier["config"] == row["config"]]
+    if places:
+        rows[places[0]] = row
+    else:
+        rows.append(row)
+
+
+def write_results(args, rows, previous=None, **fields) -> None:
     """The JSON of a report on the validation set (``args.images``, ``size``, ``seed``) to
     ``args.json``: the machine, the set, the command that made it (pasteable), ``fields``, the
-    rows."""
+    rows; after ``--append`` (``previous``, the report added to) also the earlier commands."""
+    history = ({"commands_before": [previous["command"]] + previous.get("commands_before", [])}
+               if previous else {})
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} CPU cores, {platform.system()}",
         "validation": {"generator": "export.synthetic_people.generate_dataset",
                        "images": args.images, "size": args.size, "seed": args.seed},
         "command": "python " + shlex.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
         **fields,
+        **history,
         "rows": rows,
     }
     write_json(args.json, result)

@@ -36,6 +36,16 @@ def test_rows_by_size_repeat_the_standard_ap(tmp_path, capsys):
     assert row["best_oks_median_medium"] > 0.7
     assert "best OKS median" in capsys.readouterr().out
 
+    # --append scores more models on the report's own set (4 images, not the default 200) and
+    # keeps the rows before; a model named as an existing row replaces it where it stands
+    assert ablation_sizes.main(["--append", "--json", str(out), "--threads", "1",
+                                f"again={model}", f"bundled={model}"]) == 0
+    appended = json.loads(out.read_text())
+    assert appended["validation"] == report["validation"]
+    assert [r["config"] for r in appended["rows"]] == ["bundled", "again"]
+    assert appended["rows"][1]["ap"] == row["ap"] and appended["rows"][0] == row
+    assert appended["commands_before"] == [report["command"]]
+
 
 def test_best_oks_is_the_scorers_formula_on_hand_made_people():
     sigmas = np.full(17, 0.1)
@@ -59,3 +69,21 @@ def test_a_bad_model_argument_is_refused_before_any_work(tmp_path, capsys):
     assert stop.value.code == 2
     assert "model bundled.onnx: expected NAME=PATH" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_append_needs_a_readable_report_on_the_same_set(tmp_path, capsys):
+    model = str(bundled_model())
+    missing = tmp_path / "none.json"
+    with pytest.raises(SystemExit) as stop:
+        ablation_sizes.main(["--append", "--json", str(missing), f"m={model}"])
+    assert stop.value.code == 2
+    assert f"cannot read the report to add to, {missing}" in capsys.readouterr().err
+    report = tmp_path / "sizes.json"
+    report.write_text(json.dumps({"command": "x", "rows": [], "validation": {
+        "generator": "g", "images": 4, "size": 256, "seed": 424242}}))
+    with pytest.raises(SystemExit) as stop:  # the new rows would be scored on other images
+        ablation_sizes.main(["--append", "--json", str(report), "--images", "9", f"m={model}"])
+    assert stop.value.code == 2
+    assert "--images 9 differs from the report's validation set (images 4)" in (
+        capsys.readouterr().err)
+    assert json.loads(report.read_text())["rows"] == []  # untouched
