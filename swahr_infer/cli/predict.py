@@ -2,7 +2,8 @@
 
 INPUT may be an image file, a folder (searched recursively, files in sorted order, image
 extensions only) or a video file.  With --out, annotated copies are written there (the folder
-structure of INPUT is kept; a video becomes <name>_poses.mp4).  When the --out folder lies
+structure of INPUT is kept; a video becomes <name>_poses.mp4; an image format that cannot
+hold a colour picture, like .pgm, gets .png added: a.pgm.png).  When the --out folder lies
 inside the INPUT folder, its files are left out of the inputs (a second run does not annotate
 the first run's pictures); an --out that would overwrite an input file is refused.  With
 --json, the poses are written as COCO keypoint results (image_id = int(file stem) when every
@@ -29,6 +30,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         outputs = [args.out / f"{source.stem}_poses.mp4"] if args.out else []
     else:
         paths, root = _input_images(source, args.out)
-        outputs = [args.out / path.relative_to(root) for path in paths] if args.out else []
+        outputs = [annotated_path(args.out, path.relative_to(root)) for path in paths
+                   ] if args.out else []
     _check_no_overwrite(paths, outputs)
     estimator = Estimator(args.model, backend=args.backend, device=args.device,
                           scales=tuple(args.scales), flip=not args.no_flip,
@@ -317,8 +320,45 @@ def _run_images(estimator, paths: List[Path], root: Path, args, results: List[Di
             entry["file_name"] = name
             results.append(entry)
         if args.out:
-            _write_image(args.out / name, poses.plot(image, min_score=args.joint_threshold))
+            target = annotated_path(args.out, path.relative_to(root))
+            try:
+                _write_image(target, poses.plot(image, min_score=args.joint_threshold))
+            except (ImageError, OSError) as exc:  # its poses are kept; the next file goes on
+                tqdm.write(f"swahr-infer predict: {name}: annotated image not written: {exc}",
+                           file=sys.stderr)
+                failures.append((name, f"annotated image not written: {exc}"))
     return len(paths)
+
+
+def annotated_path(out: Path, relative: Path) -> Path:
+    """Where the annotated copy of the input ``relative`` (to INPUT) goes under ``out``.
+
+    The same name, unless OpenCV cannot write a colour image with that extension (.pgm and .pbm
+    hold gray or 1-bit pictures only; .jp2 or .webp where this OpenCV lacks the codec): then
+    ``.png`` is added (``a.pgm`` -> ``a.pgm.png``), which cannot clash with another input's
+    output, rather than the image being dropped after its poses were found.
+    """
+    target = out / relative
+    return target if _colour_encodable(target.suffix.lower()) else target.with_name(
+        target.name + ".png")
+
+
+@functools.lru_cache(maxsize=None)
+def _colour_encodable(suffix: str) -> bool:
+    import cv2
+
+    if not suffix:
+        return False
+    logging_ = cv2.utils.logging
+    level = logging_.getLogLevel()
+    logging_.setLogLevel(logging_.LOG_LEVEL_SILENT)  # a refusing codec logs an [ERROR] line
+    try:  # a 2x2 BGR probe: what the codec takes is only known by asking this OpenCV build
+        ok, _ = cv2.imencode(suffix, np.zeros((2, 2, 3), np.uint8))
+    except cv2.error:
+        return False
+    finally:
+        logging_.setLogLevel(level)
+    return bool(ok)
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:
@@ -326,7 +366,11 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(path.suffix or ".png", image)
+    try:
+        ok, data = cv2.imencode(path.suffix or ".png", image)
+    except cv2.error as exc:
+        raise ImageError(f"{path}: OpenCV cannot encode it: {getattr(exc, 'err', '') or exc}"
+                         ) from None
     if not ok:
         raise ImageError(f"{path}: cannot encode an image with this extension")
     data.tofile(str(path))

@@ -126,3 +126,27 @@ def test_json_to_standard_output(tiny_model, image_dir):
                           "--no-progress"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert {entry["file_name"] for entry in json.loads(run.stdout)} == {"a.jpg"}
+
+
+def test_gray_only_formats_get_a_png_copy_and_a_failed_write_loses_nothing(tiny_model, tmp_path,
+                                                                            capsys):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    gray = cv2.cvtColor(blob_image(seed=1), cv2.COLOR_BGR2GRAY)
+    assert cv2.imwrite(str(inputs / "a.pgm"), gray)  # OpenCV writes .pgm in gray only
+    for name in ("b.jpg", "c.png"):
+        assert cv2.imwrite(str(inputs / name), blob_image(seed=2))
+    (out / "b.jpg").mkdir(parents=True)  # b's annotated copy cannot be written: a folder there
+    results = tmp_path / "poses.json"
+    code = main(["predict", str(inputs), "--model", str(tiny_model), "--out", str(out),
+                 "--json", str(results), "--threads", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1  # the write that failed is reported, as a failed read is
+    assert "b.jpg: annotated image not written" in err and "1 failed" in err
+    assert "[ERROR" not in err  # OpenCV's own log line for the refused .pgm probe stays quiet
+    drawn = cv2.imread(str(out / "a.pgm.png"))  # colour skeletons on the gray picture
+    assert drawn is not None and drawn.shape == (*gray.shape, 3)
+    assert cv2.imread(str(out / "c.png")) is not None  # the file after the failed one ran
+    # every file's poses are in the JSON, b's too: only its picture was lost
+    names = {entry["file_name"] for entry in json.loads(results.read_text())}
+    assert names == {"a.pgm", "b.jpg", "c.png"}
