@@ -104,6 +104,11 @@ class Estimator:
                  threads: Optional[int] = None, providers: Optional[Sequence] = None,
                  **backend_options):
         self.scales = _check_scales(scales)
+        _check_cleaning(dedup_oks, min_score, max_people)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(
+                threads, (int, np.integer)) or threads < 0):
+            raise OptionError(f"threads must be 0 or None (the backend's default) or a positive "
+                              f"count, not {threads!r}")
         self.flip = bool(flip)
         if isinstance(model, Backend):
             self.backend = model
@@ -321,6 +326,25 @@ class Estimator:
                     f"image of {image_hw[1]}x{image_hw[0]} pixels is too elongated: the network "
                     f"input would be {w}x{h} (more than {MAX_ASPECT:g}:1); crop it first")
             self.backend.check_input_size(w, h)
+
+
+def _check_cleaning(dedup_oks, min_score, max_people) -> None:
+    """Refuse values of the optional clean-up that would quietly give wrong results: a NaN
+    ``min_score`` compares false with every score (everybody dropped), ``max_people=-1`` slices
+    off the last person, ``dedup_oks`` outside (0, 1] suppresses everyone or nobody."""
+    if min_score is not None and not (_is_number(min_score) and np.isfinite(min_score)):
+        raise OptionError(f"min_score must be a finite number or None, not {min_score!r}")
+    if dedup_oks is not None and not (_is_number(dedup_oks) and 0.0 < dedup_oks <= 1.0):
+        raise OptionError(f"dedup_oks is an OKS threshold in (0, 1] (e.g. 0.9) or None, not "
+                          f"{dedup_oks!r}")
+    if max_people is not None and (isinstance(max_people, bool) or not isinstance(
+            max_people, (int, np.integer)) or max_people < 1):
+        raise OptionError(f"max_people must be a whole number of at least 1 or None, not "
+                          f"{max_people!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:

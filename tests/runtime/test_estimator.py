@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from swahr_infer.backends import load_backend
-from swahr_infer.errors import ImageError, ModelError
+from swahr_infer.errors import ImageError, ModelError, OptionError
 from swahr_infer.estimator import Estimator, keypoint_scales
 from swahr_infer.poses import Poses
 from swahr_infer.skeleton import COCO
@@ -165,6 +165,22 @@ def test_optional_clean_ups(tiny_model):
     assert len(Estimator(tiny_model, max_people=2, threads=1).predict(image)) == 2
     strong = Estimator(tiny_model, min_score=0.5, threads=1).predict(image)
     assert len(strong) == int((all_people.scores >= 0.5).sum())
+
+
+@pytest.mark.parametrize("option, match", [
+    (dict(min_score=float("nan")), "min_score must be a finite number"),  # would drop everyone
+    (dict(min_score="0.3"), "min_score must be a finite number"),
+    (dict(max_people=-1), "max_people must be a whole number"),  # would slice off the last
+    (dict(max_people=0), "max_people must be a whole number"),
+    (dict(max_people=2.5), "max_people must be a whole number"),  # a TypeError at predict
+    (dict(dedup_oks=-1.0), r"dedup_oks is an OKS threshold in \(0, 1\]"),  # would keep one
+    (dict(dedup_oks=1.5), r"dedup_oks is an OKS threshold"),
+    (dict(threads=-1), "threads must be 0 or None"),
+    (dict(threads=1.5), "threads must be 0 or None"),
+])
+def test_out_of_range_clean_up_options_are_refused(tiny_model, option, match):
+    with pytest.raises(OptionError, match=match):
+        Estimator(tiny_model, **option)
 
 
 def test_elongated_and_fixed_size_inputs_fail_clearly(estimator, tmp_path):
