@@ -20,9 +20,13 @@ model_final.pth), add --resume to continue it or --overwrite to start it over.  
 OUT/train_state.pth (and with --l2-twin DIR, DIR/train_state.pth) and the saved run's settings:
 only --device, --workers, --threads, --checkpoint-every, --log-every, --no-progress and
 --cuda-graphs may change.
-The progress bar is drawn when stderr is a terminal (--no-progress: never).
+The progress bar is drawn when stderr is a terminal; otherwise (a log file, nohup) or with
+--no-progress a status line (iteration, loss, time per iteration, time left) is printed about
+every 5 % of the run.
 
-Example (the bundled model; on a 2-core CPU a batch-32 iteration of w16-small takes seconds):
+Example (a small model like the bundled one, in one stage; the bundled model's own eight-stage
+recipe is scripts/train_stages.sh, see benchmarks/model_report.md; on a 2-core CPU a batch-32
+iteration of w16-small takes seconds):
   swahr-infer train --arch w16-small --iters 1200 --batch-size 32 --out runs/w16-small
   swahr-infer export runs/w16-small/model_final.pth -o w16-small.onnx
 Ablation for comparison (HigherHRNet's fixed-sigma L2 instead of SAHR/WAHR): add --fixed-sigma-l2,
@@ -94,7 +98,8 @@ def add_arguments(p) -> None:
                    help="start from these weights (same --arch) with a fresh optimiser and "
                         "learning-rate schedule: a second training stage; use another --seed")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bar (default: one when stderr is a terminal)")
+                   help="no progress bar but a status line every ~5 %% of the run (default: a "
+                        "bar when stderr is a terminal)")
 
 
 def _existing_run(directory: str) -> str:

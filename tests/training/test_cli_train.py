@@ -1,5 +1,5 @@
 """``swahr-infer train``: bad options, --resume and existing run folders end in one line (exit 1),
-and the progress bar follows the terminal.  Real tiny runs (w8-tiny at 64, 1-2 iterations)."""
+and the progress bar follows the terminal (status lines elsewhere).  Real tiny runs (w8-tiny at 64, 1-2 iterations)."""
 
 import json
 
@@ -124,17 +124,27 @@ def test_an_existing_run_folder_needs_resume_or_overwrite(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
 
 
-def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
-    """tqdm draws on stderr; captured stderr is no terminal, so no bar by default (predict and
-    eval decide the same way), one when stderr says it is a terminal, none with --no-progress."""
-    assert main(["train", *TINY, "--out", str(tmp_path / "a")]) == 0
-    assert "train w8-tiny" not in capsys.readouterr().err
+def test_progress_bar_on_a_terminal_status_lines_elsewhere(tmp_path, capsys, monkeypatch):
+    """tqdm draws on stderr; captured stderr is no terminal, so by default no bar (predict and
+    eval decide the same way) but status lines, as in a log file under nohup; a bar when stderr
+    says it is a terminal; status lines again with --no-progress."""
+    three = [arg if arg != "1" or previous != "--iters" else "3"
+             for previous, arg in zip([""] + TINY, TINY)]
+    assert main(["train", *three, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err  # no bar
+    lines = [line for line in err.splitlines() if line.startswith("train w8-tiny: ")]
+    assert [line.split(",")[0] for line in lines] == [  # every 5 % of 3 iterations: each one
+        "train w8-tiny: 1/3 (33 %)", "train w8-tiny: 2/3 (66 %)", "train w8-tiny: 3/3 (100 %)"]
+    assert " s/it, " in lines[-1] and lines[-1].endswith(" min left")  # timed after the first
     with monkeypatch.context() as patch:
         patch.setattr("sys.stderr.isatty", lambda: True, raising=False)
         assert main(["train", *TINY, "--out", str(tmp_path / "b")]) == 0
-        assert "train w8-tiny" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "train w8-tiny: 100%|" in err and "(100 %)" not in err  # the bar, alone
         assert main(["train", *TINY, "--out", str(tmp_path / "c"), "--no-progress"]) == 0
-        assert "train w8-tiny" not in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "%|" not in err and "train w8-tiny: 1/1 (100 %), loss " in err
 
 
 def test_people_type_error_reads_well(capsys):
