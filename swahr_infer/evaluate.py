@@ -542,17 +542,16 @@ def predict_images(estimator, images: Sequence[Dict[str, Any]], image_dir: PathL
 
     Returns (COCO keypoint results, failures).  A file that is missing or cannot be decoded,
     or whose network outputs cannot be decoded, is logged and listed, and the loop goes on.
-    ``progress``: tqdm bar (None: only on a terminal).
+    ``progress``: a tqdm bar (None: on a terminal; elsewhere status lines, see
+    :mod:`swahr_infer.progress`; False: nothing).
     """
-    from tqdm import tqdm
-
     from .image_io import read_file
+    from .progress import track
 
     image_dir = Path(image_dir)
     results: List[Dict[str, Any]] = []
     failures: List[ImageFailure] = []
-    bar = tqdm(images, unit="img", desc="eval", disable=None if progress is None else not progress)
-    for image in bar:
+    for image in track(images, desc="eval", unit="img", enabled=progress):
         name = image["file_name"]
         path = image_dir / name
         try:
@@ -605,7 +604,8 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         dataset: "auto" (from the file), "coco" or "crowdpose".
         results_file: also write the COCO results there (JSON list); never the annotation
             file itself (refused before predicting).
-        progress: tqdm progress bar (None: only on a terminal).
+        progress: tqdm progress bar (None: on a terminal; elsewhere a status line every ~5 %;
+            False: neither).
         **estimator_options: passed to the Estimator (threads, device, ...).
 
     Raises:

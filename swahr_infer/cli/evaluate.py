@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int_at_least(0), default=0, metavar="N",
                         help="inference threads (default 0: the backend's choice)")
     add_assignment(parser)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (on a terminal) or status lines (elsewhere)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ import numpy as np
 from ..atomic_file import write_output
 from ..errors import ImageError, OptionError, OutputError
 from ..image_io import image_ids, list_images
+from ..progress import track
 from .args import add_assignment, check_folder_can_exist, check_output_file, int_at_least
 
 HELP = "find poses in an image, a folder of images or a video"
@@ -81,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="write COCO-format results here")
     parser.add_argument("--threads", type=int, default=0,
                         help="inference threads (default 0: the backend's choice)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (on a terminal) or status lines (elsewhere)")
     ray = parser.add_argument_group(
         "scale-out on Ray Data (pip install \"swahr-infer[ray]\")")
     ray.add_argument("--ray", action="store_true",
@@ -303,7 +305,8 @@ def _run_images(estimator, paths: List[Path], root: Path, args, results: List[Di
     from ..image_io import read_file
 
     ids = image_ids(paths)  # decided on all files at once, so that they are unique
-    for path, image_id in zip(tqdm(paths, unit="img", disable=args.no_progress or None), ids):
+    shown = track(paths, desc="predict", unit="img", enabled=False if args.no_progress else None)
+    for path, image_id in zip(shown, ids):
         name = path.relative_to(root).as_posix()
         try:
             image = read_file(path)
@@ -415,15 +418,14 @@ def _open_writer(path: Path, fps: float, size: Tuple[int, int]):
 
 
 def _run_video(estimator, path: Path, args, results: List[Dict]) -> int:
-    from tqdm import tqdm
-
     fps, total = _video_properties(path)
     writer: Optional[object] = None
     out_path = args.out / f"{path.stem}_poses.mp4" if args.out else None
     count = 0
     try:
-        for index, frame in enumerate(tqdm(_frames(path), total=total or None, unit="frame",
-                                           disable=args.no_progress or None)):
+        for index, frame in enumerate(track(_frames(path), desc="predict", unit="frame",
+                                            total=total or None,
+                                            enabled=False if args.no_progress else None)):
             poses = estimator.predict(frame)
             for entry in poses.to_coco(index):
                 entry["file_name"] = path.name

@@ -150,3 +150,18 @@ def test_gray_only_formats_get_a_png_copy_and_a_failed_write_loses_nothing(tiny_
     # every file's poses are in the JSON, b's too: only its picture was lost
     names = {entry["file_name"] for entry in json.loads(results.read_text())}
     assert names == {"a.pgm", "b.jpg", "c.png"}
+
+
+def test_a_long_run_into_a_log_reports_its_progress(tiny_model, tmp_path, capsys):
+    """stderr captured (no terminal, as under nohup): status lines instead of a bar."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(20):
+        assert cv2.imwrite(str(folder / f"{i:03d}.png"), blob_image(seed=i % 3))
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "predict: 1/20 img (5 %)" in err and "predict: 20/20 img (100 %)" in err
+    assert "%|" not in err
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--threads", "1",
+                 "--no-progress"]) == 0
+    assert "predict: " not in capsys.readouterr().err
