@@ -41,7 +41,8 @@ ARCH_NAMES = ("w32", "w48", "crowdpose-w48", "w16-small", "w8-tiny")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
     parser.add_argument("-o", "--output",
-                        help="ONNX file to write (default: the checkpoint's name with .onnx)")
+                        help="ONNX file to write (default: beside the checkpoint, its name with .onnx, "
+                             "or _fp16.onnx with --fp16)")
     parser.add_argument("--arch", metavar="NAME",
                         help="architecture instead of the inferred one: " + ", ".join(ARCH_NAMES))
     parser.add_argument("--static", type=dims("HxW", multiple=32), metavar="HxW",

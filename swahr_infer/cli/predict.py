@@ -36,7 +36,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="image file, folder of images, or video file")
+    parser.add_argument("input", help="image file, folder of images, or video file (with --ray "
+                        "also an s3://, gs://, hdfs:// or file:// URI of an image or a prefix)")
     parser.add_argument("--model", "-m", type=Path, default=None,
                         help="model file (.onnx); default: the model bundled with the package")
     parser.add_argument("--backend", default="auto", help="backend name (default: by suffix)")
@@ -105,7 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..estimator import Estimator
 
-    source: Path = args.input
+    if "://" in args.input:  # kept a string: Path() would fold s3://b/k into s3:/b/k
+        if not args.ray:
+            raise ImageError(f"{args.input}: URIs are read with --ray only (Ray Data reads "
+                             "object storage in its workers); give a local file or folder")
+        _check_options(args)
+        return _run_ray(args.input, args)
+    source = Path(args.input)
     if not source.exists():
         raise ImageError(f"{source}: no such file or folder")
     _check_options(args)
@@ -234,11 +241,15 @@ def _check_no_overwrite(inputs: List[Path], outputs: List[Path]) -> None:
 
 # -- Ray Data ---------------------------------------------------------------------------------
 
-def _run_ray(source: Path, args: argparse.Namespace) -> int:
-    """``--ray``: delegate to :func:`swahr_infer.batch.run_batch`, then report like the rest."""
+def _run_ray(source: Union[Path, str], args: argparse.Namespace) -> int:
+    """``--ray``: delegate to :func:`swahr_infer.batch.run_batch`, then report like the rest.
+    ``source``: a local path, or a URI string (listed and read by the workers)."""
     from ..batch import check_pool, init_ray, results_format, run_batch
 
-    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+    if args.joint_threshold:  # it acts on the annotated pictures, which --ray does not draw
+        print("swahr-infer predict: warning: --joint-threshold has no effect with --ray (no "
+              "annotated images are drawn; the rows keep every joint's score)", file=sys.stderr)
+    if isinstance(source, Path) and source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
         raise ImageError(f"{source}: videos are not supported with --ray (give a folder of "
                          "frames)")
     try:

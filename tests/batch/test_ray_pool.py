@@ -90,6 +90,20 @@ def test_cli_ray_writes_results_and_reports_failures(batch_model, people_dir, tm
     assert read_results(out).column("path").to_pylist() == list_images(people_dir)
 
 
+def test_cli_ray_reads_a_uri_prefix(batch_model, people_dir, tmp_path, capsys):
+    """A URI stays a URI (``Path`` would fold ``file:///x`` into ``file:/x``): listed and read
+    with pyarrow.fs, one row per image, as for the folder itself."""
+    out = tmp_path / "uri.jsonl"
+    code = main(["predict", "file://" + str(people_dir), "--model", str(batch_model), "--ray",
+                 "--workers", "2", "--batch-size", "2", "--threads", "1", "--device", "cpu",
+                 "--no-progress", "--joint-threshold", "0.3", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "7 image(s)" in err and "1 failed" in err  # broken.jpg, as above
+    assert "--joint-threshold has no effect with --ray" in err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["path"] for r in rows) == ["file://" + p for p in list_images(people_dir)]
+
+
 def test_cli_ray_passes_the_input_size_to_the_workers(batch_model, people_dir, tmp_path):
     """``--ray --input-size 192`` (the tiny model's own is 128): each row holds the poses of a
     single-process ``Estimator(input_size=192)``."""

@@ -165,3 +165,11 @@ def test_a_long_run_into_a_log_reports_its_progress(tiny_model, tmp_path, capsys
     assert main(["predict", str(folder), "--model", str(tiny_model), "--threads", "1",
                  "--no-progress"]) == 0
     assert "predict: " not in capsys.readouterr().err
+
+
+def test_a_uri_without_ray_is_a_one_line_error(tiny_model, capsys):
+    assert main(["predict", "s3://bucket/frames/", "--model", str(tiny_model)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("swahr-infer predict: error: s3://bucket/frames/: URIs are read with --ray "
+                   "only (Ray Data reads object storage in its workers); give a local file or "
+                   "folder")
