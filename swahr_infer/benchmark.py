@@ -260,9 +260,12 @@ def random_checkpoint(arch: str, cache_dir: Union[str, Path], *, seed: int = 0) 
     return path
 
 
-def random_model(arch: str, cache_dir: Union[str, Path], *, fp16: bool = False, seed: int = 0
-                 ) -> Path:
+def random_model(arch: str, cache_dir: Union[str, Path], *, fp16: bool = False, seed: int = 0,
+                 say: Optional[Callable[[str], None]] = None) -> Path:
     """An ONNX model of ``arch`` with random weights (:func:`random_checkpoint`), cached.
+
+    ``say`` is told before the export, which takes a while (a W48 export: a minute on a small
+    CPU): the CLI prints it, so that the first run is not silent; by default it is logged.
 
     Random weights make noise heatmaps: up to ``max_num_people`` (30) low-score "people" per
     image with many tag ties, the decoder's worst case, which is what a latency benchmark
@@ -279,7 +282,11 @@ def random_model(arch: str, cache_dir: Union[str, Path], *, fp16: bool = False, 
     _import_torch()
     from export.onnx_export import export_checkpoint
 
-    log.info("exporting a random-weight %s model (%s) to %s", arch, precision, path)
+    message = f"exporting a random-weight {arch} model ({precision}) to {path} (once)"
+    if say is not None:
+        say(message)
+    else:
+        log.info(message)
     export_checkpoint(checkpoint, path, arch=arch, fp16=fp16)
     return path
 

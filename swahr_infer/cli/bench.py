@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     cache = args.cache_dir or default_cache_dir()
     model = args.model
     if args.arch is not None:
-        model = random_model(args.arch, cache, fp16=args.fp16, seed=args.seed)
+        model = random_model(args.arch, cache, fp16=args.fp16, seed=args.seed,
+                             say=lambda message: print(f"swahr-infer bench: {message}",
+                                                       file=sys.stderr, flush=True))
     try:
         image = args.image or synthetic_image_file(*args.size, cache)
     except MemoryError:  # within MAX_SIDE, but more than this machine has
@@ -120,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         config = describe(estimator, (height, width))
         config.update(image=str(image), threads=args.threads or "default",
                       random_weights=args.arch is not None)
+        print(f"swahr-infer bench: {args.warmup} warm-up + {args.runs} timed runs ...",
+              file=sys.stderr, flush=True)
         result = measure(estimator, str(image), runs=args.runs, warmup=args.warmup,
                          memory=not args.no_memory, config=config)
 

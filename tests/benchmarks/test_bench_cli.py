@@ -112,7 +112,7 @@ def test_bench_help_lists_options(capsys):
 
 
 @pytest.mark.slow
-def test_bench_random_weight_arch_is_exported_once(tmp_path):
+def test_bench_random_weight_arch_is_exported_once(tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("onnxslim")
     cache = tmp_path / "cache"
@@ -121,9 +121,13 @@ def test_bench_random_weight_arch_is_exported_once(tmp_path):
     assert main(args + ["--json", str(tmp_path / "a.json")]) == 0
     models = sorted(cache.glob("w8-tiny_seed0_fp32_*.onnx"))
     assert len(models) == 1 and (cache / "w8-tiny_seed0.pth").is_file()
+    err = capsys.readouterr().err  # the slow first run says what it is doing
+    assert f"swahr-infer bench: exporting a random-weight w8-tiny model (fp32) to {models[0]}" in err
+    assert "swahr-infer bench: 0 warm-up + 1 timed runs ..." in err
     stamp = models[0].stat().st_mtime_ns
     assert main(args + ["--json", str(tmp_path / "b.json")]) == 0
     assert models[0].stat().st_mtime_ns == stamp  # reused, not exported again
+    assert "exporting" not in capsys.readouterr().err
     result = json.loads((tmp_path / "b.json").read_text())
     assert result["config"]["arch"] == "w8-tiny" and result["config"]["random_weights"]
     _check_stages(result, runs=1)
