@@ -150,6 +150,13 @@ def read_onnx_props(path: str) -> Optional[Dict[str, str]]:
     as the ONNX Runtime backend does: `build` and `trtexec` read models through this, and
     onnxruntime's own exceptions are not errors the command line reports in one line.
     """
+    return read_onnx_model(path)[0]
+
+
+def read_onnx_model(path: str) -> Tuple[Dict[str, str], Tuple[Optional[int], ...]]:
+    """(metadata_props, the input's NCHW shape) of an ONNX file: an int for each fixed
+    dimension (``export --static`` / ``--batch``), None for a dynamic one.  The errors of
+    :func:`read_onnx_props`."""
     import os
 
     import onnxruntime as ort  # a runtime dependency
@@ -158,8 +165,11 @@ def read_onnx_props(path: str) -> Optional[Dict[str, str]]:
         what = "a folder, not a model file" if os.path.isdir(path) else "no such model file"
         raise ModelError(f"{path}: {what}")
     sess_opts = ort.SessionOptions()
+    # only the graph's description is read: optimising it would cost seconds for nothing
+    sess_opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         sess = ort.InferenceSession(str(path), sess_opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise ModelError(f"{path}: not an ONNX model ONNX Runtime can load ({exc})") from exc
-    return dict(sess.get_modelmeta().custom_metadata_map)
+    shape = tuple(d if isinstance(d, int) else None for d in sess.get_inputs()[0].shape)
+    return dict(sess.get_modelmeta().custom_metadata_map), shape

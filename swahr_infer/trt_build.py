@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from .atomic_file import write_bytes
-from .errors import MissingDependencyError, ModelError
+from .errors import MissingDependencyError, ModelError, OptionError
 from .metadata import INPUT_NAME, ModelInfo, read_onnx_props
-from .trt_compat import Shape, default_profile, parse_version, precision_plan
+from .trt_compat import (Shape, default_profile, fit_profile, is_static, parse_version,
+                         precision_plan, release)
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,29 @@ def _parse_onnx(trt, network, logger, onnx_path: str) -> None:
 
 
 def _load_timing_cache(config, path: Optional[str]):
+    """The timing cache at ``path`` (or an empty one), attached to ``config``.  A file TensorRT
+    cannot read (corrupt, or from another GPU or version: ``set_timing_cache`` refuses a
+    mismatch) is replaced by a fresh cache, with a warning, and overwritten after the build,
+    rather than failing the build or being written back unchanged forever."""
     data = b""
     if path and os.path.exists(path):
         with open(path, "rb") as fh:
             data = fh.read()
     cache = config.create_timing_cache(data)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    if data and (cache is None or not config.set_timing_cache(cache, ignore_mismatch=False)):
+        log.warning("timing cache %s is unreadable or from another GPU / TensorRT: starting a "
+                    "new one (the file is replaced after the build)", path)
+        cache = None
+    if cache is None:
+        cache = config.create_timing_cache(b"")
+        if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+            raise ModelError("TensorRT could not create a timing cache")
     return cache
+
+
+def _input_shape(network) -> Tuple[Optional[int], ...]:
+    """The parsed network's input dims, None where dynamic (-1)."""
+    return tuple(None if int(d) < 0 else int(d) for d in network.get_input(0).shape)
 
 
 def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = BuildOptions()
@@ -99,6 +116,7 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
     Returns the sidecar dict.  Raises ModelError when TensorRT cannot parse or build the model.
     """
     trt = import_tensorrt()
+    gpu = gpu_identity()  # CuPy missing: said now, not after minutes of building
     info = ModelInfo.from_props(read_onnx_props(onnx_path), source=onnx_path)
     version = parse_version(trt.__version__)
     plan = precision_plan(version, fp16=options.fp16, onnx_precision=info.precision)
@@ -111,10 +129,17 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
     if plan.fp16_flag:
         config.set_flag(trt.BuilderFlag.FP16)
-    mn, opt, mx = options.shapes or default_profile(info.input_size, info.size_divisor)
-    profile = builder.create_optimization_profile()
-    profile.set_shape(INPUT_NAME, mn, opt, mx)
-    config.add_optimization_profile(profile)
+    fixed = _input_shape(network)
+    requested = options.shapes or default_profile(info.input_size, info.size_divisor)
+    mn, opt, mx = fit_profile(requested, fixed)  # --static / --batch exports: pinned
+    if options.shapes and (mn, opt, mx) != tuple(map(tuple, options.shapes)):
+        raise OptionError(f"{onnx_path} has fixed input dimensions "
+                          f"({'x'.join('?' if d is None else str(d) for d in fixed)}): the "
+                          f"profile {options.shapes} must keep them")
+    if not is_static(fixed):  # a static network takes no optimisation profile
+        profile = builder.create_optimization_profile()
+        profile.set_shape(INPUT_NAME, mn, opt, mx)
+        config.add_optimization_profile(profile)
     cache = _load_timing_cache(config, options.timing_cache)
 
     log.info("building %s (TensorRT %s, %s)", engine_path, trt.__version__, plan)
@@ -129,7 +154,7 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
         "tensorrt_version": trt.__version__,
         "precision": "fp16" if (plan.fp16_flag or info.precision == "fp16") else "fp32",
         "profile": {"min": list(mn), "opt": list(opt), "max": list(mx)},
-        **gpu_identity(),
+        **gpu,
     }
     write_bytes(engine_path + SIDECAR_SUFFIX, json.dumps(sidecar, indent=2).encode())
     return sidecar
@@ -151,8 +176,14 @@ def read_sidecar(engine_path: str) -> Dict:
 
 def check_compatible(sidecar: Dict, trt_version: str, gpu: Dict[str, str], source: str) -> None:
     """Engines are tied to the TensorRT version and GPU they were built with: say so clearly."""
-    built = sidecar.get("tensorrt_version", "?")
-    if parse_version(built) != parse_version(trt_version):
+    built = sidecar.get("tensorrt_version")
+    try:
+        plan_release = release(built)
+    except ValueError:
+        raise ModelError(f"{source}{SIDECAR_SUFFIX} names no TensorRT version ({built!r}): "
+                         "rebuild the engine with `swahr-infer build`") from None
+    # a plan loads only in the release it was built with (major.minor.patch), not another patch
+    if plan_release != release(trt_version):
         raise ModelError(
             f"{source} was built with TensorRT {built} but TensorRT {trt_version} is installed: "
             "rebuild it with `swahr-infer build`")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 from .errors import ModelError
 
@@ -96,6 +96,34 @@ def default_profile(input_size: int, size_divisor: int = 32, batch: int = 2
     opt_w = _round_up(input_size * 1.5, 64)
     return ((1, 3, small, small), (batch, 3, input_size, opt_w),
             (batch, 3, 2 * input_size, 2 * input_size))
+
+
+def fit_profile(shapes: Tuple[Shape, Shape, Shape], input_shape: Sequence[Optional[int]]
+                ) -> Tuple[Shape, Shape, Shape]:
+    """``shapes`` with every fixed dimension of the network input pinned in min, opt and max.
+
+    A model exported with ``--static HxW`` or ``--batch N`` has those dimensions fixed, and
+    TensorRT refuses a profile that ranges over a fixed dimension (only -1 dimensions may
+    vary).  ``input_shape``: NCHW, an int for a fixed dimension, None (or a name) for a
+    dynamic one.
+    """
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in input_shape]
+    return tuple(tuple(f if f is not None else v for v, f in zip(shape, fixed))  # type: ignore
+                 for shape in shapes)
+
+
+def is_static(input_shape: Sequence[Optional[int]]) -> bool:
+    """Every dimension fixed: the engine has no optimisation profile (trtexec: no shape flags)."""
+    return all(isinstance(d, int) and d > 0 for d in input_shape)
+
+
+def release(text: str) -> Tuple[int, ...]:
+    """``"10.12.0.36"`` -> (10, 12, 0): the parts a serialised plan must match exactly (a plan
+    of 8.5.1 does not load in 8.5.3: "expecting library version ... please rebuild")."""
+    parts = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text.strip()) if isinstance(text, str) else None
+    if not parts:
+        raise ValueError(f"not a TensorRT version: {text!r}")
+    return tuple(int(p) for p in parts.groups(default="0"))
 
 
 def format_shape(shape: Shape) -> str:

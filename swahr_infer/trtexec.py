@@ -14,7 +14,8 @@ import subprocess
 from typing import Dict, List, Optional, Sequence
 
 from .errors import ToolError
-from .trt_compat import Shape, default_profile, format_shape, parse_version, precision_plan
+from .trt_compat import (Shape, default_profile, fit_profile, format_shape, is_static,
+                         parse_version, precision_plan)
 
 _PREFIX = re.compile(r"^(?:\[[^\]]*\]\s*)*")  # "[10/03/2024-10:47:59] [I] "
 _STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=?\s*"
@@ -69,24 +70,26 @@ def build_command(onnx_path: str, *, input_name: str = "image", input_size: int 
                   size_divisor: int = 32, trt_version: str = "10.0", fp16: bool = False,
                   onnx_precision: str = "fp32", shapes: Optional[Sequence[Shape]] = None,
                   engine_path: Optional[str] = None, timing_cache: Optional[str] = None,
-                  cuda_graph: bool = True, extra: Sequence[str] = ()) -> List[str]:
+                  cuda_graph: bool = True, extra: Sequence[str] = (),
+                  input_shape: Sequence[Optional[int]] = (None, 3, None, None)) -> List[str]:
     """The trtexec argv for one model.
 
-    ``shapes`` is (min, opt, max) NCHW; by default :func:`default_profile`.  The timing runs
-    use the ``opt`` shape.  Precision flags follow :func:`precision_plan`: ``--fp16`` only
-    before TensorRT 11, ``--stronglyTyped`` for FP16 ONNX on 10.x.
+    ``shapes`` is (min, opt, max) NCHW; by default :func:`default_profile`, with the fixed
+    dimensions of ``input_shape`` (an ``export --static`` / ``--batch`` model; None: dynamic)
+    pinned.  A fully static input gets no shape flags: trtexec refuses them for a static model.
+    The timing runs use the ``opt`` shape.  Precision flags follow :func:`precision_plan`:
+    ``--fp16`` only before TensorRT 11, ``--stronglyTyped`` for FP16 ONNX on 10.x.
     """
     version = parse_version(trt_version)
     plan = precision_plan(version, fp16=fp16, onnx_precision=onnx_precision)
-    mn, opt, mx = shapes or default_profile(input_size, size_divisor)
-    argv = [
-        "trtexec", f"--onnx={onnx_path}",
-        f"--minShapes={input_name}:{format_shape(mn)}",
-        f"--optShapes={input_name}:{format_shape(opt)}",
-        f"--maxShapes={input_name}:{format_shape(mx)}",
-        f"--shapes={input_name}:{format_shape(opt)}",
-        *plan.trtexec_flags,
-    ]
+    mn, opt, mx = fit_profile(shapes or default_profile(input_size, size_divisor), input_shape)
+    argv = ["trtexec", f"--onnx={onnx_path}"]
+    if not is_static(input_shape):
+        argv += [f"--minShapes={input_name}:{format_shape(mn)}",
+                 f"--optShapes={input_name}:{format_shape(opt)}",
+                 f"--maxShapes={input_name}:{format_shape(mx)}",
+                 f"--shapes={input_name}:{format_shape(opt)}"]
+    argv += plan.trtexec_flags
     if engine_path:
         argv.append(f"--saveEngine={engine_path}")
     if timing_cache:

@@ -69,13 +69,31 @@ def _check_options(args) -> None:
         check_output_file(args.json, "--json")  # before the run, not after it
 
 
+def _check_fixed_dims(args, input_shape) -> None:
+    """A profile shape that differs from the model in a dimension it fixed (``export --static``
+    / ``--batch``) is refused: trtexec and TensorRT take no range over a fixed dimension."""
+    from ..errors import OptionError
+
+    for option, shape in (("--min", args.min_shape), ("--opt", args.opt_shape),
+                          ("--max", args.max_shape)):
+        if shape is None:
+            continue
+        if any(f is not None and f != v for f, v in zip(input_shape, shape)):
+            fixed = "x".join("?" if d is None else str(d) for d in input_shape)
+            raise OptionError(f"{option} {'x'.join(map(str, shape))}: {args.model} has fixed "
+                              f"input dimensions ({fixed}, ? = dynamic) that the profile must "
+                              "keep")
+
+
 def run(args) -> int:
     from .. import trtexec
     from ..errors import MissingDependencyError
-    from ..metadata import INPUT_NAME, ModelInfo, read_onnx_props
+    from ..metadata import INPUT_NAME, ModelInfo, read_onnx_model
 
     _check_options(args)
-    info = ModelInfo.from_props(read_onnx_props(args.model), source=args.model)
+    props, input_shape = read_onnx_model(args.model)
+    info = ModelInfo.from_props(props, source=args.model)
+    _check_fixed_dims(args, input_shape)
     installed = trtexec.installed_version()
     version = args.trt_version or installed or "10.0"
     shapes = None
@@ -85,7 +103,7 @@ def run(args) -> int:
         args.model, input_name=INPUT_NAME, input_size=info.input_size,
         size_divisor=info.size_divisor, trt_version=version, fp16=args.fp16,
         onnx_precision=info.precision, shapes=shapes, engine_path=args.save_engine,
-        timing_cache=args.timing_cache)
+        timing_cache=args.timing_cache, input_shape=input_shape)
     print(f"# TensorRT {version}" + ("" if installed else " (trtexec not on PATH; "
                                          "use --trt-version to target another version)"))
     print(shlex.join(argv))

@@ -33,6 +33,18 @@ def test_version_and_gpu_mismatch_are_reported(tmp_path):
         check_compatible(side, "10.3.0", {"gpu": "Orin", "compute_capability": "8.7"}, "m.engine")
 
 
+def test_a_plan_of_another_patch_release_is_refused_and_a_bad_sidecar_version_too():
+    """Plans load only in their own major.minor.patch ("expecting library version 8.5.1 got
+    8.5.3, please rebuild"); the build number after that does not matter."""
+    side = {"tensorrt_version": "8.5.1.7", **GPU}
+    check_compatible(side, "8.5.1.9", GPU, "m.engine")
+    with pytest.raises(ModelError, match="built with TensorRT 8.5.1.7 but TensorRT 8.5.3.1"):
+        check_compatible(side, "8.5.3.1", GPU, "m.engine")
+    for version in (None, "?", 10):
+        with pytest.raises(ModelError, match="m.engine.json names no TensorRT version"):
+            check_compatible({"tensorrt_version": version, **GPU}, "10.3.0", GPU, "m.engine")
+
+
 def test_sidecar_round_trip(tmp_path):
     engine = tmp_path / "m.engine"
     (tmp_path / "m.engine.json").write_text(json.dumps({"tensorrt_version": "8.6.1", **GPU}))
@@ -50,3 +62,19 @@ def test_build_engine_from_exported_model(tmp_path):
     sidecar = build_engine(str(onnx_path), str(out))
     assert out.stat().st_size > 0
     assert read_sidecar(str(out)) == json.loads(json.dumps(sidecar))
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+def test_a_static_model_builds_without_a_profile_and_a_bad_timing_cache_is_replaced(tmp_path):
+    from swahr_infer.trt_build import BuildOptions, build_engine
+    from tests.runtime.tiny_model import build_tiny_model
+
+    onnx_path = build_tiny_model(tmp_path / "static.onnx", static_shape=(2, 3, 128, 192))
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"not a timing cache")
+    out = tmp_path / "static.engine"
+    sidecar = build_engine(str(onnx_path), str(out), BuildOptions(timing_cache=str(cache)))
+    assert sidecar["profile"] == {"min": [2, 3, 128, 192], "opt": [2, 3, 128, 192],
+                                  "max": [2, 3, 128, 192]}
+    assert out.stat().st_size > 0 and cache.read_bytes() != b"not a timing cache"

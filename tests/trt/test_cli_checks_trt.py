@@ -159,6 +159,40 @@ def test_build_refuses_an_unordered_profile_before_tensorrt(tiny, tmp_path, caps
     assert "is smaller than --min" in _one_error_line(capsys, "build")
 
 
+# -- models exported with --static / --batch: fixed dimensions stay fixed -------------------------
+
+@pytest.fixture(scope="module")
+def static(tmp_path_factory):
+    """What `export --static 256x384 --batch 2` makes: every input dimension fixed."""
+    return build_tiny_model(tmp_path_factory.mktemp("s") / "static.onnx",
+                            static_shape=(2, 3, 256, 384))
+
+
+def test_trtexec_gives_a_static_model_no_shape_flags(static, capsys):
+    assert main(["trtexec", str(static), "--trt-version", "10.3"]) == 0
+    out = capsys.readouterr().out
+    assert f"--onnx={static}" in out and "Shapes=" not in out and "--shapes" not in out
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("build", ["--batch", "1"], "--batch 1: {m} has its batch fixed at 2 (input 2x3x256x384)"),
+    ("build", ["--min", "256x256"], "--min 256x256: {m} has a fixed input of 256x384"),
+    ("trtexec", PROFILE, "--min 1x3x256x256: {m} has fixed input dimensions (2x3x256x384"),
+])
+def test_a_profile_over_fixed_dimensions_is_refused_before_tensorrt(static, tmp_path, capsys,
+                                                                     command, args, message):
+    extra = ["-o", str(tmp_path / "x.engine")] if command == "build" else []
+    assert main([command, str(static), *extra, *args]) == 1
+    assert message.format(m=static) in _one_error_line(capsys, command)
+
+
+@no_tensorrt
+def test_build_of_a_static_model_gets_as_far_as_tensorrt(static, tmp_path, capsys):
+    """No flags: the default profile is pinned to the model's shape instead of being refused."""
+    assert main(["build", str(static), "-o", str(tmp_path / "x.engine")]) == 1
+    assert "is required for TensorRT engines" in _one_error_line(capsys, "build")
+
+
 def test_build_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["build", "--help"])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from swahr_infer.errors import ModelError
-from swahr_infer.trt_compat import default_profile, parse_version, precision_plan
+from swahr_infer.trt_compat import default_profile, fit_profile, parse_version, precision_plan
 from swahr_infer.trtexec import build_command, parse_summary
 
 DATA = Path(__file__).parent / "data"
@@ -70,6 +70,19 @@ def test_command_uses_profile_from_input_size():
     assert "--fp16" in argv and "--useCudaGraph" in argv
     argv11 = build_command("m.onnx", input_size=640, trt_version="11.0", onnx_precision="fp16")
     assert "--fp16" not in argv11 and "--optShapes=image:2x3x640x960" in argv11
+
+
+def test_fixed_dimensions_of_an_exported_model_are_kept():
+    """export --static 640x960 --batch 2: no shape flags at all (trtexec refuses them for a
+    static model); --batch 1 alone: the batch pinned, height and width still ranging."""
+    static = build_command("m.onnx", input_size=640, trt_version="10.3",
+                           input_shape=(2, 3, 640, 960))
+    assert not [a for a in static if "Shapes=" in a or a.startswith("--shapes")]
+    batch1 = build_command("m.onnx", input_size=512, trt_version="10.3",
+                           input_shape=(1, 3, None, None))
+    assert "--minShapes=image:1x3x256x256" in batch1
+    assert "--optShapes=image:1x3x512x768" in batch1 and "--maxShapes=image:1x3x1024x1024" in batch1
+    assert fit_profile(default_profile(384), (2, 3, 640, 960)) == ((2, 3, 640, 960),) * 3
 
 
 def test_default_profile_covers_official_single_scale_sizes():
