@@ -4,8 +4,8 @@ FP16 follows the installed TensorRT: on 8.6 / 10.x an FP32 ONNX is built with th
 flag; an FP16 ONNX (`swahr-infer export --fp16`) is built strongly typed on 10.x and 11.x, where
 11.x has no FP16 flag at all.  The optimisation profile covers dynamic height/width and batch 2
 (image + flipped image); dimensions a model was exported with fixed (--static, --batch) stay
-fixed, and a fully static model gets no profile.  A JSON sidecar <engine>.json records the model metadata, TensorRT
-version and GPU, checked when the engine is loaded.
+fixed, and a fully static model gets no profile.  A JSON sidecar <engine>.json records the
+model metadata, TensorRT version and GPU, checked when the engine is loaded.
 """
 
 from __future__ import annotations
