@@ -32,7 +32,10 @@ def pytest_collection_modifyitems(config, items):
     skip_trt = pytest.mark.skip(reason="needs the tensorrt Python package (NVIDIA TensorRT 8.6/10.x/11.x)")
     for item in items:
         # markers, not keywords: keywords also hold folder names (tests/gpu/...)
-        if item.get_closest_marker("gpu") and not has_gpu:
+        # torch_cuda: a torch-only GPU test (training on CUDA) with its own
+        # torch.cuda.is_available() skip, so it runs on a CUDA machine without CuPy too
+        if item.get_closest_marker("gpu") and not has_gpu and not item.get_closest_marker(
+                "torch_cuda"):
             item.add_marker(skip_gpu)
         if item.get_closest_marker("tensorrt") and not has_trt:
             item.add_marker(skip_trt)

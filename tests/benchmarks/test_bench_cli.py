@@ -96,9 +96,14 @@ def test_bench_refuses_bad_options(tiny_onnx, tmp_path, capsys):
     assert "--fp16" in capsys.readouterr().err
     assert main(["bench", "--model", str(tmp_path / "missing.onnx"), "--size", "64x48",
                  "--cache-dir", str(tmp_path)]) == 1
-    for bad in (["--runs", "0"], ["--size", "640"], ["--model", "a.onnx", "--arch", "w32"]):
-        with pytest.raises(SystemExit):
+    for bad, message in ((["--runs", "0"], "argument --runs: must be at least 1"),
+                         (["--size", "640"], "argument --size: expected WIDTHxHEIGHT such as 1920x1080"),
+                         (["--model", "a.onnx", "--arch", "w32"],
+                          "argument --arch: not allowed with argument --model")):
+        with pytest.raises(SystemExit) as stop:
             main(["bench", *bad])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_bench_help_lists_options(capsys):

@@ -21,34 +21,6 @@ def test_help_lists_every_registered_arch():
     assert tuple(ARCHS) == ARCH_NAMES
 
 
-def test_help_and_missing_torch_without_torch(tmp_path):
-    """`swahr-infer --help` and `export --help` work with torch unimportable; running the
-    export then says which extra to install, in one line."""
-    code = (
-        "import sys; sys.modules['torch'] = None\n"
-        "from swahr_infer.cli import main\n"
-        "try:\n    main(['export', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        f"sys.exit(main(['export', {str(tmp_path / 'x.pth')!r}]))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 1, done.stderr
-    assert "--with-scales" in done.stdout
-    assert last_lines(done.stderr) == [
-        'swahr-infer export: error: torch is required for swahr-infer export: '
-        'pip install "swahr-infer[export]"']
-    top = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
-                          "from swahr_infer.cli import main; main(['--help'])"],
-                         capture_output=True, text=True, timeout=120)
-    assert top.returncode == 0 and "export" in top.stdout
-
-
-def test_missing_torch_in_process(monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(sys.modules, "torch", None)
-    assert main(["export", str(tmp_path / "x.pth")]) == 1
-    assert "swahr-infer[export]" in capsys.readouterr().err
-
-
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxslim")
 

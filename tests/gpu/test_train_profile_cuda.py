@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-pytestmark = [pytest.mark.gpu,
+pytestmark = [pytest.mark.gpu, pytest.mark.torch_cuda,  # torch's CUDA only, no CuPy needed
               pytest.mark.skipif(not torch.cuda.is_available(), reason="torch has no CUDA device here")]
 
 ROOT = Path(__file__).resolve().parents[2]

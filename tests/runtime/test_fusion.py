@@ -122,9 +122,14 @@ def test_flip_back_and_joint_reorder_undo_a_mirror():
 
 
 def test_single_scale_other_than_one_gives_the_tags():
+    """A lone scale other than 1.0 (``--scales 2``): its tags are the ones used, as the
+    official rule takes "scale 1.0 or the only scale"."""
     outputs = {"heatmaps": smooth_maps(2, 8, 8, 0), "tags": smooth_maps(2, 8, 8, 1)}
     fused = fuse([(0.5, outputs)], flip_index=FLIP, flip=True, projected_size=(32, 32))
+    heat_ref, tags_ref = official_reference([(0.5, outputs)], (32, 32), True)
     assert fused.tags.shape == (K, 32, 32, 2)
+    np.testing.assert_allclose(fused.heatmaps, heat_ref, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(fused.tags, tags_ref, atol=1e-6, rtol=0)
 
 
 def test_scale_map_is_the_image_item_of_scale_one():

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from swahr_infer.errors import ModelError
@@ -57,11 +58,28 @@ def test_build_engine_from_exported_model(tmp_path):
     from swahr_infer.trt_build import build_engine
     from tests.runtime.tiny_model import build_tiny_model
 
+    import cupy
+    import tensorrt
+
+    from swahr_infer.backends.tensorrt import TensorRTBackend
+    from swahr_infer.metadata import ModelInfo, read_onnx_props
+    from swahr_infer.trt_compat import default_profile
+
     onnx_path = build_tiny_model(tmp_path / "tiny.onnx")
     out = tmp_path / "tiny.engine"
     sidecar = build_engine(str(onnx_path), str(out))
     assert out.stat().st_size > 0
     assert read_sidecar(str(out)) == json.loads(json.dumps(sidecar))
+    # what the sidecar says is what was used: this TensorRT, this GPU, the model's profile
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    assert sidecar["tensorrt_version"] == tensorrt.__version__
+    assert sidecar["compute_capability"] == f"{props['major']}.{props['minor']}"
+    info = ModelInfo.from_props(read_onnx_props(str(onnx_path)))
+    mn, opt, mx = default_profile(info.input_size, info.size_divisor)
+    assert sidecar["profile"] == {"min": list(mn), "opt": list(opt), "max": list(mx)}
+    # and the engine runs: the model's outputs at its opt shape
+    outputs = TensorRTBackend(str(out)).run(np.zeros(opt, np.float32))
+    assert outputs["heatmaps"].shape[:2] == (opt[0], info.num_joints)
 
 
 @pytest.mark.tensorrt
