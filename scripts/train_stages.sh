@@ -17,9 +17,9 @@
 # CPU each stage runs with --threads 2, as the shipped model's CPU stages did (so reproducible);
 # with CUDA, with the trainer's defaults (bf16 autocast, up to 12 data workers), as stages 7-8
 # did.  Optional: OUT (each finished stage's weights are copied to $OUT/<arm>_stage<k>.pth, and
-# the trainer's last lines to $OUT/stages_<arm>.txt), DEADLINE (seconds from the start: the
-# stage running then is stopped and the script ends with status 124, keeping the stages before
-# it), CHECKPOINT_EVERY (default 400), ITERS_SCALE (divides every stage's iterations: a smoke
+# the trainer's status and last lines to $OUT/stages_<arm>.txt), DEADLINE (seconds from the
+# start: the stage running then is stopped and the script ends with status 124, keeping the
+# stages before it), CHECKPOINT_EVERY (default 400), ITERS_SCALE (divides every stage's iterations: a smoke
 # run, e.g. 400), PYTHON (default python3), DRY_RUN=1 (print each stage's command, run nothing),
 # RESUME=1 (stage FROM continues its interrupted run from its last checkpoint, with --resume:
 # checkpoints keep the optimiser too, so a stage may span sessions).
@@ -99,7 +99,8 @@ for ((k = FROM; k <= TO; k++)); do
     continue
   fi
   t0=$(date +%s)
-  "${limit[@]}" "${cmd[@]}" 2>&1 | tail -n 3 | tee -a "$log"
+  # the trainer's status lines (about every 5 % of a stage) and its last lines, as they come
+  "${limit[@]}" "${cmd[@]}" 2>&1 | tee -a "$log"
   rc=$?
   echo "stage $k: rc $rc, $(( $(date +%s) - t0 )) s" | tee -a "$log"
   if [ "$rc" != 0 ] || [ ! -f "$dir/model_final.pth" ]; then

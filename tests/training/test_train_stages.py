@@ -74,7 +74,9 @@ def test_two_real_stages_chain_their_weights(tmp_path):
     a, b = (x.get("state_dict", x) for x in (a, b))
     assert a.keys() == b.keys()
     assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
-    assert "stage 2: rc 0" in (out / "stages_l2.txt").read_text()
+    log = (out / "stages_l2.txt").read_text()
+    assert "stage 2: rc 0" in log
+    assert "train w16-small: 2/2 (100 %), loss " in log  # the trainer's status lines come along
     # RESUME=1 continues stage FROM's own run instead of starting it over: a finished one is left be
     before = (second / "model_final.pth").read_bytes()
     again = stages(ARM="l2", FROM="2", TO="2", RUNS=str(runs), ITERS_SCALE="1600",
