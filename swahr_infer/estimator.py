@@ -19,6 +19,7 @@ official SWAHR / HigherHRNet test pipeline.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -156,6 +157,7 @@ class Estimator:
                         for order in ("rgb", "bgr")}
         self.last_timings: Dict[str, float] = {}
         self._workspace: Dict[str, np.ndarray] = {}  # fused-map buffers reused across images
+        self._lock = threading.Lock()  # predict() calls from several threads take turns
         # image -> persons: on the host, or on the GPU when the backend runs there
         self.gpu = self._gpu_pipeline(device)
         self._persons = self.gpu.poses if self.gpu is not None else self._host_persons
@@ -180,15 +182,23 @@ class Estimator:
 
         Returns:
             :class:`~swahr_infer.poses.Poses` in original-image pixels.
+
+        Threads may share an Estimator: their calls run one at a time (the network already uses
+        ``threads`` cores).  For calls in parallel give each thread its own Estimator, or use
+        :mod:`swahr_infer.batch`.
         """
         timings = dict.fromkeys(("load", "preprocess", "inference", "fusion", "decode",
                                  "postprocess", "total"), 0.0)
-        if isinstance(image, (list, tuple)):
-            result = [self._predict_item(item, rgb, timings, return_exceptions) for item in image]
-        else:
-            result = self._predict_one(image, rgb, timings)
-        timings["images"] = len(image) if isinstance(image, (list, tuple)) else 1
-        self.last_timings = timings
+        # one call at a time: the fused-map buffers (and the GPU pipeline's) are reused from
+        # call to call, so two threads sharing an Estimator would overwrite each other's maps
+        with self._lock:
+            if isinstance(image, (list, tuple)):
+                result = [self._predict_item(item, rgb, timings, return_exceptions)
+                          for item in image]
+            else:
+                result = self._predict_one(image, rgb, timings)
+            timings["images"] = len(image) if isinstance(image, (list, tuple)) else 1
+            self.last_timings = timings
         return result
 
     __call__ = predict

@@ -622,13 +622,19 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         raise OptionError(f"results_file {results_file} is the annotation file "
                           f"{annotation_file}: writing the results there would replace the "
                           "annotations; choose another file")
+    if results_file is not None:  # a folder or an impossible path: now, not after predicting
+        from .cli.args import check_output_file
+
+        check_output_file(Path(results_file), "results_file")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise OptionError(f"limit must be a whole number of images or None, not {limit!r}")
     data = load_annotations(annotation_file)
     layout = _resolve_dataset(data, dataset, annotation_file)
     dataset = layout.name
     _check_people(data, dataset, annotation_file)
     api = scoring_api(dataset)  # fail before the long part, not after it
 
-    images = data["images"] if limit is None else data["images"][:max(0, int(limit))]
+    images = data["images"] if limit is None else data["images"][:max(0, limit)]
     if not images:
         raise AnnotationError(f"{annotation_file}: no images to evaluate")
     if not Path(image_dir).is_dir():

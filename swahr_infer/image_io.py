@@ -61,6 +61,8 @@ def check_size(height: int, width: int, what: str = "image") -> None:
 def read_file(path: Union[str, os.PathLike]) -> np.ndarray:
     """Decode an image file as [H, W, 3] uint8 **BGR**, the way the official dataset does."""
     path = Path(path)
+    if "\0" in str(path):  # the OS refuses it with a bare ValueError
+        raise ImageError(f"{str(path)!r}: a path cannot contain a NUL character")
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
     except FileNotFoundError:
@@ -150,11 +152,35 @@ def to_pixels(image: ImageLike, *, rgb: bool = False) -> Tuple[np.ndarray, str]:
         pixels = _array_to_3ch(image)
         return np.ascontiguousarray(pixels), "rgb" if rgb else "bgr"
     if _is_pil(image):
-        check_size(image.height, image.width, what="PIL image")
-        pil = image if image.mode == "RGB" else image.convert("RGB")
-        return np.asarray(pil, dtype=np.uint8).copy(), "rgb"
+        return _pil_pixels(image), "rgb"
     raise ImageError(f"cannot use {type(image).__name__} as an image: pass a file path, "
                      "a numpy array (BGR uint8, or rgb=True) or a PIL image")
+
+
+def _pil_pixels(image) -> np.ndarray:
+    """[H, W, 3] uint8 RGB of a PIL image.
+
+    16- and 32-bit integer modes ("I;16", "I") go through the array rules (the high byte, as
+    for a uint16 array or a 16-bit file), not PIL's own conversion, which clips every value
+    over 255 to white; float mode "F" is refused like a float array (its range is ambiguous).
+    A truncated or closed image is an ImageError, so a list goes on without it.
+    """
+    check_size(image.height, image.width, what="PIL image")
+    try:
+        if image.mode == "F":
+            raise ImageError("a float (mode 'F') PIL image is ambiguous (0..1 or 0..255?): "
+                             "convert it to 8-bit first")
+        if image.mode.startswith("I"):  # "I", "I;16", "I;16B", ...: integers over 8 bits
+            values = np.asarray(image)
+            wide = values.astype(np.uint16) if values.dtype.itemsize <= 2 else np.clip(
+                values, 0, 65535).astype(np.uint16)
+            return np.ascontiguousarray(_array_to_3ch(wide))  # one gray channel: any order
+        pil = image if image.mode == "RGB" else image.convert("RGB")
+        return np.asarray(pil, dtype=np.uint8).copy()
+    except ImageError:
+        raise
+    except (OSError, ValueError) as exc:  # "image file is truncated", "closed image", ...
+        raise ImageError(f"PIL image cannot be read: {exc}") from None
 
 
 def load_image(image: ImageLike, *, rgb: bool = False) -> np.ndarray:

@@ -99,17 +99,23 @@ class ModelInfo:
                 values[key] = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise ModelError(f"{source}: metadata {PREFIX}{key} is not valid JSON") from exc
-        if int(values.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
-            raise ModelError(
-                f"{source} was written by a newer swahr-infer (metadata format "
-                f"{values['format_version']}); upgrade swahr-infer"
-            )
-        if "decode" in values:
-            values["decode"] = DecodeDefaults(**values["decode"])
-        for key in ("joint_names", "flip_index", "mean", "std"):
-            if key in values:
-                values[key] = tuple(values[key])
-        info = cls(**values)
+        try:
+            if int(values.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
+                raise ModelError(
+                    f"{source} was written by a newer swahr-infer (metadata format "
+                    f"{values['format_version']}); upgrade swahr-infer"
+                )
+            if "decode" in values:
+                decode_fields = {f.name for f in fields(DecodeDefaults)}
+                # as at the top level: keys a newer exporter added are ignored
+                values["decode"] = DecodeDefaults(**{k: v for k, v in values["decode"].items()
+                                                     if k in decode_fields})
+            for key in ("joint_names", "flip_index", "mean", "std"):
+                if key in values:
+                    values[key] = tuple(values[key])
+            info = cls(**values)
+        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong kind
+            raise ModelError(f"{source}: malformed {PREFIX}* metadata ({exc})") from None
         info.validate(source)
         return info
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 ASSIGNMENTS = ("scipy", "munkres")
 
 from ..errors import OptionError
@@ -39,14 +41,21 @@ class DecodeParams(DecodeDefaults):
     assignment: str = "scipy"
 
     def __post_init__(self) -> None:
-        if not self.detection_threshold >= 0:
-            raise OptionError(f"detection_threshold must be >= 0, got {self.detection_threshold}")
-        if not self.tag_threshold > 0:
-            raise OptionError(f"tag_threshold must be > 0, got {self.tag_threshold}")
-        if int(self.max_num_people) < 1:
-            raise OptionError(f"max_num_people must be >= 1, got {self.max_num_people}")
-        if int(self.nms_kernel) < 1 or int(self.nms_kernel) % 2 == 0:
-            raise OptionError(f"nms_kernel must be odd and >= 1, got {self.nms_kernel}")
+        # numbers only (a string '0.1' or a bool would fail deep in decoding, or not at all);
+        # counts may come as whole floats (10.0, e.g. from JSON) and are stored as ints, since
+        # top-k and the NMS window index with them
+        for name, low, strict in (("detection_threshold", 0.0, False), ("tag_threshold", 0.0, True)):
+            value = getattr(self, name)
+            if not _is_real(value) or not (value > low if strict else value >= low):
+                raise OptionError(f"{name} must be a number {'>' if strict else '>='} {low:g}, "
+                                  f"got {value!r}")
+        for name, odd in (("max_num_people", False), ("nms_kernel", True)):
+            value = getattr(self, name)
+            if not _is_real(value) or value != int(value) or int(value) < 1 or (
+                    odd and int(value) % 2 == 0):
+                raise OptionError(f"{name} must be {'an odd' if odd else 'a'} whole number >= 1, "
+                                  f"got {value!r}")
+            object.__setattr__(self, name, int(value))  # frozen: set once, here
         if self.assignment not in ASSIGNMENTS:
             raise OptionError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, "
                              f"got {self.assignment!r}")
@@ -57,3 +66,9 @@ class DecodeParams(DecodeDefaults):
         values = {f.name: getattr(defaults, f.name) for f in fields(cls) if hasattr(defaults, f.name)}
         values.update(overrides)
         return cls(**values)
+
+
+def _is_real(value) -> bool:
+    """A finite int or float (numpy's too), not a bool or a string."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and bool(np.isfinite(value)))

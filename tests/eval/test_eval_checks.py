@@ -58,3 +58,16 @@ def test_an_output_that_is_a_folder_is_refused_before_predicting(tmp_path, optio
                  "--no-progress", option, str(folder)])
     err = capsys.readouterr().err
     assert code == 1 and f"{option} {folder}: is a folder" in err
+
+
+def test_the_python_api_checks_results_file_and_limit_before_predicting(tmp_path):
+    """The CLI checked --out before the run; evaluate() itself wrote it only after every image
+    was predicted, and then failed on a folder with a raw IsADirectoryError, results lost."""
+    from swahr_infer.errors import OptionError
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(OptionError, match=f"results_file {folder}: is a folder"):
+        evaluate(NO_MODEL, ANNOTATIONS, IMAGES, results_file=folder)  # the model never loads
+    with pytest.raises(OptionError, match="limit must be a whole number of images"):
+        evaluate(NO_MODEL, ANNOTATIONS, IMAGES, limit="x")

@@ -19,8 +19,8 @@ from .tiny_model import pose_model
     (dict(scales=(0.0,)), "scales must be positive numbers"),
     (dict(scales=(1.0, 1.0)), "must not repeat"),
     (dict(scales=(1.0, 0.75)), "not a multiple of"),
-    (dict(detection_threshold=float("nan")), "detection_threshold must be >= 0"),
-    (dict(tag_threshold=0.0), "tag_threshold must be > 0"),
+    (dict(detection_threshold=float("nan")), "detection_threshold must be a number >= 0"),
+    (dict(tag_threshold=0.0), "tag_threshold must be a number > 0"),
     (dict(input_size=-64), "input_size must be positive"),
     (dict(backend="foo"), "unknown backend 'foo'"),
 ])
@@ -33,7 +33,7 @@ def test_bad_options_are_option_errors(tiny_model, options, message):
 @pytest.mark.parametrize("argv, message", [
     (["--scales", "2", "0.5"], "must include 1.0"),
     (["--scales", "-1"], "scales must be positive numbers"),
-    (["--detection-threshold", "nan"], "detection_threshold must be >= 0"),
+    (["--detection-threshold", "nan"], "detection_threshold must be a number >= 0"),
     (["--backend", "foo"], "unknown backend 'foo'"),
 ])
 def test_bad_options_are_one_line_on_the_command_line(tiny_model, tmp_path, argv, message, capsys):
@@ -81,3 +81,86 @@ def test_plot_takes_what_predict_takes(tiny_model, tmp_path):
     assert gray.shape == bgr.shape and gray.dtype == np.uint8
     with pytest.raises(ImageError):
         poses.plot(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(max_num_people=2.5), "max_num_people must be a whole number >= 1, got 2.5"),
+    (dict(max_num_people=True), "max_num_people must be a whole number >= 1, got True"),
+    (dict(nms_kernel=4), "nms_kernel must be an odd whole number >= 1, got 4"),
+    (dict(detection_threshold="0.1"), "detection_threshold must be a number >= 0, got '0.1'"),
+])
+def test_decode_options_of_the_wrong_kind_are_refused_at_construction(tiny_model, options,
+                                                                      message):
+    """Before: a raw TypeError / IndexError deep in decoding at every predict call."""
+    with pytest.raises(OptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Estimator(tiny_model, **options)
+
+
+def test_whole_number_floats_are_taken_as_counts(tiny_model):
+    image = blob_image(seed=0)
+    as_floats = Estimator(tiny_model, max_num_people=10.0, nms_kernel=3.0, threads=1)
+    assert (as_floats.params.max_num_people, as_floats.params.nms_kernel) == (10, 3)
+    as_ints = Estimator(tiny_model, max_num_people=10, nms_kernel=3, threads=1)
+    np.testing.assert_array_equal(as_floats.predict(image).keypoints,
+                                  as_ints.predict(image).keypoints)
+
+
+def test_threads_sharing_an_estimator_get_each_their_own_poses(tiny_model):
+    """The fused-map buffers are reused between calls: calls from two threads take turns
+    instead of overwriting each other's maps (before: other images' people in the result)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    estimator = Estimator(tiny_model, threads=1)
+    images = [blob_image(seed=s) for s in range(4)]
+    expected = [estimator.predict(image) for image in images]
+    assert len({len(p) for p in expected}) > 1  # the images differ in their people
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(estimator.predict, images * 3))
+    for i, poses in enumerate(got):
+        np.testing.assert_array_equal(poses.keypoints, expected[i % 4].keypoints)
+
+
+def test_pil_images_of_wide_and_float_modes(tiny_model, tmp_path):
+    from PIL import Image
+
+    gray = cv2.cvtColor(blob_image(seed=1), cv2.COLOR_BGR2GRAY)
+    wide = gray.astype(np.uint16) * 257
+    assert cv2.imwrite(str(tmp_path / "g16.png"), wide)
+    pil = Image.open(tmp_path / "g16.png")
+    assert pil.mode.startswith("I")  # PIL's own RGB conversion would clip it all to white
+    estimator = Estimator(tiny_model, threads=1)
+    from_file, from_pil = estimator.predict(tmp_path / "g16.png"), estimator.predict(pil)
+    assert len(from_file) > 0
+    np.testing.assert_array_equal(from_pil.keypoints, from_file.keypoints)
+    with pytest.raises(ImageError, match="float \\(mode 'F'\\) PIL image is ambiguous"):
+        estimator.predict(Image.fromarray(gray.astype(np.float32) / 255))
+
+
+def test_a_truncated_pil_image_and_a_nul_path_are_image_errors_in_a_list(tiny_model):
+    import io
+
+    from PIL import Image
+
+    ok, jpeg = cv2.imencode(".jpg", blob_image(seed=2))
+    truncated = Image.open(io.BytesIO(jpeg.tobytes()[:len(jpeg) // 2]))  # header whole
+    out = Estimator(tiny_model, threads=1).predict(
+        [blob_image(seed=2), truncated, "a\0b.jpg"], return_exceptions=True)
+    assert len(out[0]) > 0
+    assert isinstance(out[1], ImageError) and "PIL image cannot be read" in str(out[1])
+    assert isinstance(out[2], ImageError) and "cannot contain a NUL character" in str(out[2])
+
+
+def test_metadata_from_a_newer_exporter_or_malformed_is_handled(tmp_path):
+    import json
+
+    from swahr_infer.metadata import PREFIX, ModelInfo, read_onnx_props
+    from swahr_infer.bundled import bundled_model
+
+    props = read_onnx_props(str(bundled_model()))
+    newer = dict(props)
+    newer[PREFIX + "decode"] = json.dumps({**json.loads(props[PREFIX + "decode"]),
+                                           "min_keypoints": 3})  # a field we do not know
+    assert ModelInfo.from_props(newer).decode == ModelInfo.from_props(props).decode
+    for key, raw in (("decode", "3"), ("format_version", "null"), ("joint_names", "null")):
+        with pytest.raises(ModelError, match="m.onnx: malformed swahr.\\* metadata"):
+            ModelInfo.from_props({**props, PREFIX + key: raw}, source="m.onnx")
