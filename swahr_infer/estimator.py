@@ -106,6 +106,11 @@ class Estimator:
                  **backend_options):
         self.scales = _check_scales(scales)
         _check_cleaning(dedup_oks, min_score, max_people)
+        if not isinstance(flip, (bool, np.bool_)):  # flip="no" would be truthy: flip on
+            raise OptionError(f"flip must be True or False, not {flip!r}")
+        if input_size is not None and (isinstance(input_size, bool) or not isinstance(
+                input_size, (int, np.integer))):
+            raise OptionError(f"input_size must be a whole number of pixels, not {input_size!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(
                 threads, (int, np.integer)) or threads < 0):
             raise OptionError(f"threads must be 0 or None (the backend's default) or a positive "
@@ -361,6 +366,10 @@ def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
     """Validated test scales in descending order (the official loop order)."""
     if isinstance(scales, (int, float)):
         scales = (scales,)
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__") or not all(
+            _is_number(s) for s in scales):  # "12" would be read as scales (2.0, 1.0)
+        raise OptionError(f"scales must be a sequence of numbers, e.g. (1.0,) or (2.0, 1.0, "
+                          f"0.5), not {scales!r}")
     values = tuple(sorted((float(s) for s in scales), reverse=True))
     if not values:
         raise OptionError("scales must not be empty (official: (1.0,))")

@@ -23,6 +23,10 @@ from .tiny_model import pose_model
     (dict(tag_threshold=0.0), "tag_threshold must be a number > 0"),
     (dict(input_size=-64), "input_size must be positive"),
     (dict(backend="foo"), "unknown backend 'foo'"),
+    (dict(flip="no"), "flip must be True or False, not 'no'"),  # a string is truthy: flip on
+    (dict(scales="12"), "scales must be a sequence of numbers"),  # read as (2.0, 1.0) before
+    (dict(scales=None), "scales must be a sequence of numbers"),
+    (dict(input_size=512.7), "input_size must be a whole number of pixels"),  # cut to 512
 ])
 def test_bad_options_are_option_errors(tiny_model, options, message):
     with pytest.raises(OptionError, match=message) as info:
