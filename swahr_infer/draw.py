@@ -21,13 +21,23 @@ def draw_poses(image: np.ndarray, poses, *, min_score: float = 0.0, radius: int 
     """
     import cv2
 
+    from .errors import OptionError
+
+    for name, value in (("radius", radius), ("thickness", thickness)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise OptionError(f"{name} must be a whole number of pixels (0: from the image "
+                              f"size), not {value!r}")
     out = np.ascontiguousarray(image).copy()
     diag = float(np.hypot(*out.shape[:2]))
-    radius = radius or max(2, int(diag / 300))
-    thickness = thickness or max(1, int(diag / 500))
+    radius = int(radius) or max(2, int(diag / 300))
+    thickness = int(thickness) or max(1, int(diag / 500))
+    # joints far outside the picture (or not finite) are not drawn: OpenCV takes int32 points
+    reach = 4 * (diag + 1)
     colors = _palette(max(len(poses), 1))
     for person, color in zip(poses.keypoints, colors):
-        ok = (person[:, 2] > 0) & (person[:, 2] > min_score)
+        inside = np.isfinite(person[:, :2]).all(axis=1) & (np.abs(np.nan_to_num(
+            person[:, :2])) < reach).all(axis=1)
+        ok = (person[:, 2] > 0) & (person[:, 2] > min_score) & inside
         for a, b in poses.skeleton:
             if ok[a] and ok[b]:
                 pa = tuple(int(round(v)) for v in person[a, :2])

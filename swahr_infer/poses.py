@@ -37,12 +37,20 @@ class Poses:
 
     def __post_init__(self) -> None:
         k = len(self.joint_names)
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float32).reshape(-1, k, 3)
+        keypoints = np.asarray(self.keypoints, dtype=np.float32)
+        if keypoints.size % (3 * k) or (keypoints.ndim == 3 and keypoints.shape[1:] != (k, 3)):
+            raise ValueError(f"keypoints of shape {keypoints.shape} are not [N, {k}, 3] "
+                             f"(x, y, score for each of the {k} joints)")
+        self.keypoints = keypoints.reshape(-1, k, 3)
         self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
         if len(self.scores) != len(self.keypoints):
             raise ValueError(
                 f"{len(self.keypoints)} persons but {len(self.scores)} scores"
             )
+        bad = [pair for pair in self.skeleton if len(pair) != 2 or not all(
+            0 <= int(j) < k for j in pair)]
+        if bad:
+            raise ValueError(f"skeleton pairs {bad[:3]} name joints outside 0..{k - 1}")
         if self.keypoint_scales is not None:
             self.keypoint_scales = np.asarray(self.keypoint_scales, np.float32).reshape(-1, k)
 

@@ -168,3 +168,32 @@ def test_metadata_from_a_newer_exporter_or_malformed_is_handled(tmp_path):
     for key, raw in (("decode", "3"), ("format_version", "null"), ("joint_names", "null")):
         with pytest.raises(ModelError, match="m.onnx: malformed swahr.\\* metadata"):
             ModelInfo.from_props({**props, PREFIX + key: raw}, source="m.onnx")
+
+
+def test_drawing_refuses_bad_sizes_and_skips_joints_it_cannot_place(tiny_model):
+    from swahr_infer.poses import Poses
+
+    image = blob_image(seed=0)
+    poses = Estimator(tiny_model, threads=1).predict(image)
+    assert len(poses) >= 2
+    for bad in (-3, 2.5):
+        with pytest.raises(OptionError, match="radius must be a whole number of pixels"):
+            poses.plot(image, radius=bad)
+    # a person with NaN or astronomically far joints (user-built results) is left out of the
+    # picture instead of failing in OpenCV; the others are drawn as before
+    keypoints = poses.keypoints.copy()
+    keypoints[0, :, :2], keypoints[1, :, :2] = np.nan, 1e12
+    broken = Poses(keypoints, poses.scores).plot(image)
+    hidden = poses.keypoints.copy()
+    hidden[:2, :, 2] = 0  # the same two people with no joint found (colours stay per index)
+    np.testing.assert_array_equal(broken, Poses(hidden, poses.scores).plot(image))
+    assert not np.array_equal(broken, image)  # the others are drawn
+
+
+def test_poses_refuse_keypoints_and_skeletons_of_another_layout():
+    from swahr_infer.poses import Poses
+
+    with pytest.raises(ValueError, match=r"keypoints of shape \(2, 5, 3\) are not \[N, 17, 3\]"):
+        Poses(np.zeros((2, 5, 3)), [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"skeleton pairs \[\(0, 40\)\] name joints outside 0..16"):
+        Poses(np.zeros((1, 17, 3)), [1.0], skeleton=((0, 40),))
