@@ -80,8 +80,14 @@ def decode_bytes(data: Union[bytes, np.ndarray], what: str = "image") -> np.ndar
     For images that arrive as bytes rather than local files (object stores, archives,
     ``ray.data.read_binary_files``); ``what`` names the source in error messages.
     """
-    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) \
-        else np.asarray(data, np.uint8).reshape(-1)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = np.frombuffer(data, np.uint8)
+    elif isinstance(data, np.ndarray) and data.dtype == np.uint8:
+        data = data.reshape(-1)
+    else:  # a str ('abc') or a list of ints would fail in numpy with its own errors
+        raise ImageError(f"{what}: encoded image data must be bytes or a uint8 array, not "
+                         f"{type(data).__name__}" + (f" of {data.dtype}" if isinstance(
+                             data, np.ndarray) else ""))
     if data.size == 0:
         raise ImageError(f"{what}: file is empty")
     try:
@@ -119,8 +125,8 @@ def _array_to_3ch(array: np.ndarray) -> np.ndarray:
     """[H, W], [H, W, 1|3|4] of uint8/uint16/bool -> [H, W, 3] uint8, channel order kept."""
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * np.uint8(255)
-    elif array.dtype == np.uint16:
-        array = (array >> 8).astype(np.uint8)
+    elif array.dtype.kind == "u" and array.dtype.itemsize == 2:  # either byte order
+        array = (array.astype(np.uint16) >> 8).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
         raise ImageError(
             f"float image arrays ({array.dtype}) are not accepted because their range is "

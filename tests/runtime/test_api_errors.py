@@ -197,3 +197,17 @@ def test_poses_refuse_keypoints_and_skeletons_of_another_layout():
         Poses(np.zeros((2, 5, 3)), [1.0, 2.0])
     with pytest.raises(ValueError, match=r"skeleton pairs \[\(0, 40\)\] name joints outside 0..16"):
         Poses(np.zeros((1, 17, 3)), [1.0], skeleton=((0, 40),))
+
+
+def test_decode_bytes_takes_bytes_or_uint8_and_big_endian_16_bit_arrays_work(tiny_model):
+    from swahr_infer.image_io import decode_bytes
+
+    ok, jpeg = cv2.imencode(".png", blob_image(seed=3))
+    assert decode_bytes(jpeg.tobytes()).shape == decode_bytes(jpeg).shape
+    for bad, kind in (("abc", "str"), ([1, 2, 300], "list"), (np.zeros(4, np.int64), "ndarray")):
+        with pytest.raises(ImageError, match=f"must be bytes or a uint8 array, not {kind}"):
+            decode_bytes(bad, "x")
+    wide = blob_image(seed=3).astype(np.uint16) * 257
+    estimator = Estimator(tiny_model, threads=1)
+    np.testing.assert_array_equal(estimator.predict(wide.astype(">u2")).keypoints,
+                                  estimator.predict(wide).keypoints)
