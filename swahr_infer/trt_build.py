@@ -19,8 +19,8 @@ from typing import Dict, Optional, Tuple
 from .atomic_file import write_bytes
 from .errors import MissingDependencyError, ModelError, OptionError
 from .metadata import INPUT_NAME, ModelInfo, read_onnx_props
-from .trt_compat import (Shape, default_profile, fit_profile, is_static, parse_version,
-                         precision_plan, release)
+from .trt_compat import (Shape, default_profile, fit_profile, format_shape, is_static,
+                         parse_version, precision_plan, release)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def build_engine(onnx_path: str, engine_path: str, options: BuildOptions = Build
     mn, opt, mx = fit_profile(requested, fixed)  # --static / --batch exports: pinned
     if options.shapes and (mn, opt, mx) != tuple(map(tuple, options.shapes)):
         raise OptionError(f"{onnx_path} has fixed input dimensions "
-                          f"({'x'.join('?' if d is None else str(d) for d in fixed)}): the "
+                          f"({format_shape(fixed)}): the "
                           f"profile {options.shapes} must keep them")
     if not is_static(fixed):  # a static network takes no optimisation profile
         profile = builder.create_optimization_profile()

@@ -126,5 +126,6 @@ def release(text: str) -> Tuple[int, ...]:
     return tuple(int(p) for p in parts.groups(default="0"))
 
 
-def format_shape(shape: Shape) -> str:
-    return "x".join(str(int(v)) for v in shape)
+def format_shape(shape: Sequence[Optional[int]]) -> str:
+    """``2x3x512x768``; a dynamic dimension (None) of a network input is written ``?``."""
+    return "x".join("?" if v is None else str(int(v)) for v in shape)

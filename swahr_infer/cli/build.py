@@ -60,8 +60,9 @@ def _check_fixed_dims(args, input_shape) -> None:
     N``) cannot be built: TensorRT takes no profile over a fixed dimension.  Said here, before
     TensorRT parses the model, rather than dropped."""
     from ..errors import OptionError
+    from ..trt_compat import format_shape
 
-    shape = "x".join("?" if d is None else str(d) for d in input_shape)
+    shape = format_shape(input_shape)
     if args.batch is not None and input_shape[0] is not None and args.batch != input_shape[0]:
         raise OptionError(f"--batch {args.batch}: {args.model} has its batch fixed at "
                           f"{input_shape[0]} (input {shape}); drop --batch or re-export it "

@@ -73,13 +73,14 @@ def _check_fixed_dims(args, input_shape) -> None:
     """A profile shape that differs from the model in a dimension it fixed (``export --static``
     / ``--batch``) is refused: trtexec and TensorRT take no range over a fixed dimension."""
     from ..errors import OptionError
+    from ..trt_compat import format_shape
 
     for option, shape in (("--min", args.min_shape), ("--opt", args.opt_shape),
                           ("--max", args.max_shape)):
         if shape is None:
             continue
         if any(f is not None and f != v for f, v in zip(input_shape, shape)):
-            fixed = "x".join("?" if d is None else str(d) for d in input_shape)
+            fixed = format_shape(input_shape)
             raise OptionError(f"{option} {'x'.join(map(str, shape))}: {args.model} has fixed "
                               f"input dimensions ({fixed}, ? = dynamic) that the profile must "
                               "keep")
