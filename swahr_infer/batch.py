@@ -54,7 +54,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import numbers
 import os
 import re
 import time
@@ -66,6 +65,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .atomic_file import replacing
+from .checks import is_finite_number, is_int
 from .errors import ImageError, MissingDependencyError, ModelError, OptionError, SwahrError
 from .image_io import image_id_for, image_ids
 
@@ -370,22 +370,18 @@ def check_pool(workers: Optional[int] = None, gpus_per_worker: Optional[float] =
 
     unset = "leave it out" if flags else "None"
     whole = "" if flags else "an integer of "  # argparse already made the flags integers
-    if workers is not None and (isinstance(workers, bool)
-                                or not isinstance(workers, numbers.Integral) or workers < 1):
+    if workers is not None and (not is_int(workers) or workers < 1):
         raise OptionError(f"{name('workers')} must be {whole}at least 1, not {workers!r} "
                           f"({unset}: one per GPU, else one per CPU)")
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-            or batch_size < 1):
+    if not is_int(batch_size) or batch_size < 1:
         raise OptionError(f"{name('batch_size')} must be {whole}at least 1, not "
                           f"{batch_size!r}")
-    if gpus_per_worker is not None and not (isinstance(gpus_per_worker, numbers.Real)
-                                            and math.isfinite(gpus_per_worker)
+    if gpus_per_worker is not None and not (is_finite_number(gpus_per_worker)
                                             and gpus_per_worker >= 0):
         raise OptionError(f"{name('gpus_per_worker')} must be 0 or more (fractions share a GPU; "
                           f"{unset}: 1 when the cluster has GPUs, else 0), not "
                           f"{gpus_per_worker!r}")
-    if not (isinstance(cpus_per_worker, numbers.Real) and math.isfinite(cpus_per_worker)
-            and cpus_per_worker > 0):
+    if not (is_finite_number(cpus_per_worker) and cpus_per_worker > 0):
         raise OptionError(f"{name('cpus_per_worker')} must be more than 0, not "
                           f"{cpus_per_worker!r}")
 

@@ -6,6 +6,8 @@ import colorsys
 
 import numpy as np
 
+from .checks import is_int
+
 
 def _palette(n: int):
     return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / max(n, 1), 0.85, 1.0))
@@ -24,7 +26,7 @@ def draw_poses(image: np.ndarray, poses, *, min_score: float = 0.0, radius: int 
     from .errors import OptionError
 
     for name, value in (("radius", radius), ("thickness", thickness)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        if not is_int(value) or value < 0:
             raise OptionError(f"{name} must be a whole number of pixels (0: from the image "
                               f"size), not {value!r}")
     out = np.ascontiguousarray(image).copy()

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
+from .checks import is_finite_number, is_int, is_number
 from .decode import DecodeParams, group_poses, to_image
 from .errors import (ImageError, MissingDependencyError, ModelError, OptionError, OutputError,
                      SwahrError)
@@ -108,11 +109,9 @@ class Estimator:
         _check_cleaning(dedup_oks, min_score, max_people)
         if not isinstance(flip, (bool, np.bool_)):  # flip="no" would be truthy: flip on
             raise OptionError(f"flip must be True or False, not {flip!r}")
-        if input_size is not None and (isinstance(input_size, bool) or not isinstance(
-                input_size, (int, np.integer))):
+        if input_size is not None and not is_int(input_size):
             raise OptionError(f"input_size must be a whole number of pixels, not {input_size!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(
-                threads, (int, np.integer)) or threads < 0):
+        if threads is not None and (not is_int(threads) or threads < 0):
             raise OptionError(f"threads must be 0 or None (the backend's default) or a positive "
                               f"count, not {threads!r}")
         self.flip = bool(flip)
@@ -347,19 +346,16 @@ def _check_cleaning(dedup_oks, min_score, max_people) -> None:
     """Refuse values of the optional clean-up that would quietly give wrong results: a NaN
     ``min_score`` compares false with every score (everybody dropped), ``max_people=-1`` slices
     off the last person, ``dedup_oks`` outside (0, 1] suppresses everyone or nobody."""
-    if min_score is not None and not (_is_number(min_score) and np.isfinite(min_score)):
+    if min_score is not None and not is_finite_number(min_score):
         raise OptionError(f"min_score must be a finite number or None, not {min_score!r}")
-    if dedup_oks is not None and not (_is_number(dedup_oks) and 0.0 < dedup_oks <= 1.0):
+    if dedup_oks is not None and not (is_number(dedup_oks) and 0.0 < dedup_oks <= 1.0):
         raise OptionError(f"dedup_oks is an OKS threshold in (0, 1] (e.g. 0.9) or None, not "
                           f"{dedup_oks!r}")
-    if max_people is not None and (isinstance(max_people, bool) or not isinstance(
-            max_people, (int, np.integer)) or max_people < 1):
+    if max_people is not None and (not is_int(max_people) or max_people < 1):
         raise OptionError(f"max_people must be a whole number of at least 1 or None, not "
                           f"{max_people!r}")
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
@@ -367,7 +363,7 @@ def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
     if isinstance(scales, (int, float)):
         scales = (scales,)
     if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__") or not all(
-            _is_number(s) for s in scales):  # "12" would be read as scales (2.0, 1.0)
+            is_number(s) for s in scales):  # "12" would be read as scales (2.0, 1.0)
         raise OptionError(f"scales must be a sequence of numbers, e.g. (1.0,) or (2.0, 1.0, "
                           f"0.5), not {scales!r}")
     values = tuple(sorted((float(s) for s in scales), reverse=True))

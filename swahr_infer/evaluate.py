@@ -42,8 +42,6 @@ import copy
 import io
 import json
 import logging
-import math
-import numbers
 import os
 import tempfile
 import time
@@ -55,6 +53,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .atomic_file import write_output
+from .checks import is_finite_number, is_int
 from .errors import AnnotationError, ImageError, MissingDependencyError, ModelError, OptionError, OutputError
 from .skeleton import CROWDPOSE, LAYOUTS, Layout
 
@@ -205,7 +204,7 @@ def load_annotations(path: PathLike) -> Dict[str, Any]:
     for image in data["images"]:
         if "id" not in image or "file_name" not in image:
             raise AnnotationError(f"{path}: an image entry lacks 'id' or 'file_name': {image}")
-        if not isinstance(image["id"], int) or isinstance(image["id"], bool):
+        if not is_int(image["id"]):
             raise AnnotationError(f"{path}: image ids must be integers (COCO results carry them "
                                   f"as numbers), not {image['id']!r}")
         if image["id"] in ids:
@@ -379,12 +378,6 @@ def _resolve_dataset(data: Dict[str, Any], dataset: Optional[str],
     return layout
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check_image_ids(data: Dict[str, Any], image_ids: Any, annotation_file: PathLike) -> List[int]:
@@ -397,7 +390,7 @@ def _check_image_ids(data: Dict[str, Any], image_ids: Any, annotation_file: Path
     if not ids:
         raise OptionError("image_ids is empty: there is nothing to score (None scores every "
                           "image of the file)")
-    wrong = [i for i in ids if not _is_int(i)]
+    wrong = [i for i in ids if not is_int(i)]
     if wrong:
         raise OptionError(f"image_ids must be integers (as in the annotation file), got "
                           f"{wrong[0]!r}")
@@ -446,7 +439,7 @@ def _check_results(results: List[Any], data: Dict[str, Any], num_joints: int,
             raise AnnotationError(f"results[{i}] (image_id {entry.get('image_id', '?')!r}) lacks "
                                   f"{', '.join(repr(m) for m in missing)}")
         image_id = entry["image_id"]
-        if not _is_int(image_id):
+        if not is_int(image_id):
             raise AnnotationError(f"results[{i}]: image_id must be an integer (the annotation "
                                   f"file's ids are), not {image_id!r}")
         if image_id not in known:
@@ -457,7 +450,7 @@ def _check_results(results: List[Any], data: Dict[str, Any], num_joints: int,
                                   f"{entry['category_id']!r} is not the person category "
                                   f"({category}); the scorer would ignore it")
         score_ = entry["score"]
-        if not _is_number(score_) or not math.isfinite(score_):
+        if not is_finite_number(score_):
             raise AnnotationError(f"results[{i}] (image_id {image_id}): score must be a finite "
                                   f"number, not {score_!r}")
         keypoints = entry["keypoints"]
@@ -478,7 +471,7 @@ def _check_results(results: List[Any], data: Dict[str, Any], num_joints: int,
     if good:
         return
     for i, entry in enumerate(results):
-        bad = [v for v in entry["keypoints"] if not _is_number(v) or not math.isfinite(v)]
+        bad = [v for v in entry["keypoints"] if not is_finite_number(v)]
         if bad:
             raise AnnotationError(f"results[{i}] (image_id {entry['image_id']}): keypoints "
                                   f"must be finite numbers, got {bad[0]!r}")
@@ -626,7 +619,7 @@ def evaluate(model, annotation_file: PathLike, image_dir: PathLike, *,
         from .cli.args import check_output_file
 
         check_output_file(Path(results_file), "results_file")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+    if limit is not None and not is_int(limit):
         raise OptionError(f"limit must be a whole number of images or None, not {limit!r}")
     data = load_annotations(annotation_file)
     layout = _resolve_dataset(data, dataset, annotation_file)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .checks import is_int
 from .skeleton import COCO
 
 
@@ -100,7 +100,7 @@ class Poses:
         ``image_id`` and ``category_id`` must be integers, as COCO's are (a float or a string
         would silently become another id, or fail inside ``int``)."""
         for name, value in (("image_id", image_id), ("category_id", category_id)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            if not is_int(value):
                 raise TypeError(f"{name} must be an integer (COCO ids are), not {value!r}")
         return [
             {

@@ -28,6 +28,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Optional, Tuple
 
+from ..checks import is_int
 from ..errors import MissingDependencyError
 from .args import dims, int_at_least
 
@@ -91,7 +92,7 @@ def trained_input_size(checkpoint: str, arch: str) -> Optional[Tuple[int, Path]]
     if not isinstance(config, dict) or config.get("arch", arch) != arch:
         return None
     size = config.get("input_size")
-    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+    if is_int(size) and size > 0:
         return size, path
     return None
 

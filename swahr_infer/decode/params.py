@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import numpy as np
-
-ASSIGNMENTS = ("scipy", "munkres")
-
+from ..checks import is_finite_number
 from ..errors import OptionError
 from ..metadata import DecodeDefaults
 
 __all__ = ["ASSIGNMENTS", "DecodeParams"]
+
+ASSIGNMENTS = ("scipy", "munkres")
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,12 @@ class DecodeParams(DecodeDefaults):
         # top-k and the NMS window index with them
         for name, low, strict in (("detection_threshold", 0.0, False), ("tag_threshold", 0.0, True)):
             value = getattr(self, name)
-            if not _is_real(value) or not (value > low if strict else value >= low):
+            if not is_finite_number(value) or not (value > low if strict else value >= low):
                 raise OptionError(f"{name} must be a number {'>' if strict else '>='} {low:g}, "
                                   f"got {value!r}")
         for name, odd in (("max_num_people", False), ("nms_kernel", True)):
             value = getattr(self, name)
-            if not _is_real(value) or value != int(value) or int(value) < 1 or (
+            if not is_finite_number(value) or value != int(value) or int(value) < 1 or (
                     odd and int(value) % 2 == 0):
                 raise OptionError(f"{name} must be {'an odd' if odd else 'a'} whole number >= 1, "
                                   f"got {value!r}")
@@ -68,7 +67,3 @@ class DecodeParams(DecodeDefaults):
         return cls(**values)
 
 
-def _is_real(value) -> bool:
-    """A finite int or float (numpy's too), not a bool or a string."""
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and bool(np.isfinite(value)))
