@@ -21,7 +21,7 @@ from ..decode.nms import Candidates, threshold_f32
 from .device import blocks, import_cupy, kernel
 
 THREADS = 256  # threads per block of the first launch (kernels/nms.cu THREADS)
-PER_THREAD = 16  # pixels per thread of the first launch (kernels/nms.cu PER_THREAD)
+PER_THREAD = 8  # pixels per thread of the first launch (kernels/nms.cu PER_THREAD)
 SELECT_THREADS = 1024  # threads per block of the second launch (kernels/nms.cu)
 MAX_K = 4096  # candidates per joint (kernels/nms.cu SORT_MAX: the second launch's key buffer)
 

@@ -46,7 +46,7 @@ def test_nvrtc_compiles(source):
     assert b".entry" in nvrtc.getPTX(program)
 
 
-@pytest.mark.parametrize("defines", [("PER_THREAD=8", "MIN_BLOCKS=6"), ("THREADS=512",)])
+@pytest.mark.parametrize("defines", [("PER_THREAD=16", "MIN_BLOCKS=1"), ("THREADS=512", "MIN_BLOCKS=3")])
 def test_nvrtc_compiles_nms_variants(defines):
     """The NMS tile launch's tunable macros (gpu_bench's variants) compile when overridden."""
     nvrtc = _nvrtc()

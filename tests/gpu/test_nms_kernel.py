@@ -41,7 +41,7 @@ def test_noise_maps(cp, shape):
 
 @pytest.mark.parametrize("k", [100, 300])
 def test_long_candidate_lists(cp, k):
-    # 96 tiles x ~160 noise peaks: each tile keeps min(n, k), so the joint's list holds more
+    # 192 tiles x ~80 noise peaks: each tile keeps min(n, k), so the joint's list holds more
     # keys than the second launch sorts in shared memory (4096) and it takes its other path
     hm, tags = noise_maps(17, 512, 768, seed=k)
     expected = _check(cp, hm, tags, threshold=0.1, k=k)

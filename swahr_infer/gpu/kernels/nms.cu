@@ -20,15 +20,17 @@
 
 // Tunable (benchmarks/gpu_bench.py compiles variants with -D; swahr_infer.gpu.nms passes the
 // same values to its launches): threads and pixels per thread of the tile launch, and the
-// minimum resident blocks per SM it is compiled for (which caps its registers).
+// minimum resident blocks per SM it is compiled for (which caps its registers). Defaults: the
+// fastest shape of five measured on an H200 (docs/gpu.md: 20.8 us queued on people maps against
+// 22.3 for 16 pixels a thread with no register cap, 183 against 218 us on noise maps).
 #ifndef THREADS
 #define THREADS 256
 #endif
 #ifndef PER_THREAD
-#define PER_THREAD 16
+#define PER_THREAD 8
 #endif
 #ifndef MIN_BLOCKS
-#define MIN_BLOCKS 1
+#define MIN_BLOCKS 6
 #endif
 #define TILE (THREADS * PER_THREAD)
 #define SELECT_THREADS 1024
