@@ -9,6 +9,11 @@ persons we return within 0.05 px and within 1 px, the largest joint distance, th
 difference of the persons paired, and the time of each pipeline.  With random weights this is
 no parity test (noise maps: SPEC.md "Ties"); with a trained checkpoint it is the end-to-end one.
 
+``--device cuda`` runs both on the GPU: the official network and parser there, as its tester
+runs, and ours as the device pipeline (the checkpoint in the torch backend, fp32; preprocessing,
+fusion, NMS and refine in our kernels; grouping on the host).  TF32 is off for both unless
+``--tf32``: the check is of the pipelines, not of the convolutions' precision.
+
     python benchmarks/official_parity.py --official-repo /path/to/SWAHR-HumanPose \\
         --checkpoint runs/gpu7b/model_final.pth --arch w16-small --input-size 384 \\
         --images VAL/images --limit 20
@@ -57,12 +62,23 @@ def run(args) -> Dict[str, object]:
     images = list_images(args.images)[: args.limit]
     if not images:
         raise SystemExit(f"no images in {args.images}")
+    if args.device == "cuda" and not args.tf32:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     official = OfficialPipeline(args.official_repo, args.checkpoint, args.arch,
                                 threads=args.threads, input_size=args.input_size,
-                                scales=args.scales, flip=not args.no_flip)
-    model = trained_model(args.checkpoint, args.arch, args.cache_dir, input_size=args.input_size)
-    ours = {s: Estimator(model, threads=args.threads, assignment=s, scales=args.scales,
-                         flip=not args.no_flip) for s in SOLVERS}
+                                scales=args.scales, flip=not args.no_flip, device=args.device)
+    common = dict(assignment=None, scales=args.scales, flip=not args.no_flip)
+    if args.device == "cuda":  # the device pipeline around the checkpoint itself
+        model = str(args.checkpoint)
+        common.update(device="cuda", precision="fp32", arch=args.arch, input_size=args.input_size)
+    else:
+        model = trained_model(args.checkpoint, args.arch, args.cache_dir,
+                              input_size=args.input_size)
+        common.update(threads=args.threads)
+    ours = {s: Estimator(model, **{**common, "assignment": s}) for s in SOLVERS}
     totals = {s: {"official_people": 0, "people": 0, "within_0.05px": 0, "within_1px": 0,
                   "max_px_diff": 0.0, "max_score_diff": 0.0, "images_identical": 0,
                   "seconds": 0.0} for s in SOLVERS}
@@ -102,8 +118,8 @@ def run(args) -> Dict[str, object]:
     return {"kind": "official_parity", "meta": {
         **machine_info(), "checkpoint": str(args.checkpoint), "arch": args.arch,
         "input_size": args.input_size, "scales": list(args.scales), "flip": not args.no_flip,
-        "images": str(args.images), "count": len(images),
-        "threads": args.threads, "failures": failures,
+        "images": str(args.images), "count": len(images), "device": args.device,
+        "tf32": bool(args.tf32) if args.device == "cuda" else None, "threads": args.threads, "failures": failures,
         "command": " ".join(["python benchmarks/official_parity.py", *sys.argv[1:]])},
         "rows": rows}
 
@@ -122,6 +138,10 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--no-flip", action="store_true", help="flip test off in both")
     ap.add_argument("--limit", type=int, default=20, help="first N images (default 20)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: both pipelines on the GPU, ours as the device pipeline")
+    ap.add_argument("--tf32", action="store_true",
+                    help="with --device cuda, leave TF32 convolutions on (torch's default)")
     ap.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "official_parity.json")
     args = ap.parse_args(argv)
