@@ -200,6 +200,11 @@ def load_annotations(path: PathLike) -> Dict[str, Any]:
     for key in ("annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise AnnotationError(f"{path}: not a COCO-format annotation file (no '{key}' list)")
+    for key in ("images", "annotations", "categories"):  # else raw TypeErrors further on
+        wrong = next((i for i, entry in enumerate(data[key]) if not isinstance(entry, dict)), None)
+        if wrong is not None:
+            raise AnnotationError(f"{path}: {key}[{wrong}] is not a JSON object: "
+                                  f"{data[key][wrong]!r}"[:300])
     ids = set()
     for image in data["images"]:
         if "id" not in image or "file_name" not in image:

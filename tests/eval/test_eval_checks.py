@@ -37,6 +37,14 @@ def test_image_ids_must_be_integers(tmp_path):
         evaluate(NO_MODEL, _variant(tmp_path, stringify), IMAGES)
 
 
+@pytest.mark.parametrize("key, entry", [("images", "frame.png"), ("annotations", 5),
+                                        ("categories", ["person"])])
+def test_entries_that_are_not_objects_are_refused(tmp_path, key, entry):
+    path = _variant(tmp_path, lambda d: d[key].insert(1, entry))
+    with pytest.raises(AnnotationError, match=rf"{key}\[1\] is not a JSON object"):
+        evaluate(NO_MODEL, path, IMAGES)
+
+
 def test_a_coco_person_without_area_is_refused_before_predicting(tmp_path):
     def drop_area(data):
         del data["annotations"][2]["area"]
