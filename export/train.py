@@ -581,11 +581,17 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
 
 
 def _status_line(arch: str, it: int, iters: int, loss: float, timed_from, timed_iters: int) -> str:
-    """``train w16-small: 400/3400 (12 %), loss 1.53e-03, 1.05 s/it, 52 min left``."""
+    """``train w16-small: 400/3400 (12 %), loss 1.53e-03, 1.05 s/it, 52 min left``, the form of
+    predict's and eval's status lines (:mod:`swahr_infer.progress`), the time left in the same
+    units (and none on the last line)."""
+    from swahr_infer.progress import format_duration
+
     line = f"train {arch}: {it}/{iters} ({100 * it // iters} %), loss {loss:.2e}"
     if timed_from is not None and timed_iters > 0:
         per_iter = (time.perf_counter() - timed_from) / timed_iters
-        line += f", {per_iter:.3g} s/it, {(iters - it) * per_iter / 60:.0f} min left"
+        line += f", {per_iter:.3g} s/it"
+        if it < iters:
+            line += f", {format_duration((iters - it) * per_iter)} left"
     return line
 
 

@@ -65,11 +65,12 @@ def _status_lines(items: Iterable[T], total: int, desc: str, unit: str) -> Itera
             rate = done / elapsed if elapsed > 0 else float("inf")
             left = max(total - done, 0) / rate if math.isfinite(rate) and rate > 0 else 0.0
             print(f"{desc}: {done}/{total} {unit} ({100 * done // total} %), {rate:.3g} {unit}/s"
-                  + (f", {_duration(left)} left" if done < total else ""),
+                  + (f", {format_duration(left)} left" if done < total else ""),
                   file=sys.stderr, flush=True)
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``17 min`` or ``2.3 h``: the time left in status lines (also the trainer's)."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:
