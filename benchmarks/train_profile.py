@@ -44,7 +44,7 @@ from typing import Callable, Dict, List
 import torch
 
 from export.graph_step import GraphedStep, StaticBatch
-from export.train import TrainConfig, _device, _loader, _setup, _step, _to_device, twin_config
+from export.train import TrainConfig, _batches, _device, _setup, _step, _to_device, twin_config
 from swahr_infer.benchmark import write_json
 from swahr_infer.cli.args import int_at_least
 from swahr_infer.errors import OptionError
@@ -119,7 +119,7 @@ def measure(cfg: TrainConfig, variant: str, device: torch.device, iters: int, wa
     # a graphed step runs eagerly for its first calls, then captures: all of that is warm-up
     warmup = max(1, warmup) + (arms[0].warmup + 1 if variant == "graphs" else 0)
     run_cfg = dataclasses.replace(cfg, iters=warmup + 2 * iters + profile_iters)
-    batches = iter(_loader(run_cfg, 0, cuda))
+    batches = _batches(run_cfg, 0, cuda)
 
     def one() -> None:
         batch = load(_to_device(next(batches), device))

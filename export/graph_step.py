@@ -81,9 +81,10 @@ def portable_state(optimizer: torch.optim.Optimizer) -> dict:
 
 
 class GraphedStep:
-    """One model's training step (bf16 autocast forward, SWAHR loss, backward, Adam), replayed from
-    a CUDA graph after ``warmup`` eager calls.  ``step(batch, lr)`` returns the loss terms; after
-    the capture they are the graph's output tensors, rewritten by each replay.
+    """One model's training step (bf16 autocast forward unless ``autocast=False``, SWAHR loss,
+    backward, Adam), replayed from a CUDA graph after ``warmup`` eager calls.  ``step(batch, lr)``
+    returns the loss terms; after the capture they are the graph's output tensors, rewritten by
+    each replay.
 
     model: on CUDA, channels-last; optimizer: the plain Adam the trainer made (its state carries
     over; use :attr:`optimizer`, the capturable one, from then on).  From the capture on, ``batch``
@@ -91,8 +92,8 @@ class GraphedStep:
     """
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Adam, loss_fn: SwahrLoss,
-                 warmup: int = 3):
-        self.model, self.loss_fn, self.warmup = model, loss_fn, warmup
+                 warmup: int = 3, autocast: bool = True):
+        self.model, self.loss_fn, self.warmup, self.autocast = model, loss_fn, warmup, autocast
         self.optimizer = capturable_adam(optimizer)
         self.calls = 0
         self.graph: Optional[torch.cuda.CUDAGraph] = None
@@ -101,7 +102,8 @@ class GraphedStep:
 
     def _forward_backward(self, batch: Dict[str, object]) -> LossTerms:
         images = batch["images"].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False):
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.autocast,
+                            cache_enabled=False):
             outputs = self.model(images)
         terms = self.loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
         terms.total.backward()

@@ -7,7 +7,8 @@ first 1 % of iterations then decayed linearly to 0 (the official schedule: 3 war
 with sigma 2 at both stages.  Samples are drawn on the fly; batch ``b`` is a pure function of
 ``(seed, b)``, so a run is reproducible whatever the number of data workers, and on the CPU
 (fixed thread count) the weights are too.  On CUDA the forward pass runs under bf16 autocast
-(losses in float32) with channels-last tensors; ``cuda_graphs`` replays each step from a CUDA
+(losses in float32; ``bf16=False``: all float32, for GPUs without bf16 and for checks) with
+channels-last tensors; ``cuda_graphs`` replays each step from a CUDA
 graph (:mod:`export.graph_step`: the same batches and schedule, the host no longer issues the
 step's kernels one by one).
 
@@ -73,6 +74,7 @@ class TrainConfig:
     init: str = ""  # start from these weights (a checkpoint) with a fresh optimiser and schedule
     l2_twin_dir: str = ""  # also train the fixed-sigma L2 ablation on the same batches, saved here
     cuda_graphs: bool = False  # CUDA only: replay each step from a CUDA graph (export.graph_step)
+    bf16: bool = True  # CUDA only: forward under bf16 autocast; False: float32 throughout
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     workers: int = -1  # data worker processes; -1: 0 on the CPU, up to 12 on CUDA
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -204,10 +206,8 @@ class SyntheticBatches(torch.utils.data.IterableDataset):
 
 
 def _worker_init(_: int) -> None:
-    """Data workers are single-threaded: parallelism comes from the number of workers."""
-    import cv2
-
-    cv2.setNumThreads(1)
+    """Data workers are single-threaded: parallelism comes from the number of workers (OpenCV's
+    side of that is set before they are forked, :func:`_batches`)."""
     torch.set_num_threads(1)
 
 
@@ -316,19 +316,33 @@ def _load_init(model: nn.Module, cfg: TrainConfig) -> None:
     logger.info("initialised from %s", cfg.init)
 
 
-def _loader(cfg: TrainConfig, start: int, cuda: bool) -> torch.utils.data.DataLoader:
+def _batches(cfg: TrainConfig, start: int, cuda: bool) -> Iterator[Dict[str, object]]:
+    """Batches ``start .. cfg.iters - 1`` in order, made by ``cfg.workers`` forked data workers.
+
+    OpenCV is set to one thread while the workers are forked, and back after: a worker that
+    calls ``cv2.setNumThreads`` itself hangs for good when this process had used OpenCV's thread
+    pool before (the pool's threads do not exist in a fork, its lock may be held), which any
+    process that made a batch first does (tests, notebooks, train_profile's second variant)."""
+    import cv2
+
     workers = cfg.workers
     if workers < 0:
         workers = min(12, max(1, (os.cpu_count() or 2) - 2)) if cuda else 0
-    return torch.utils.data.DataLoader(
+    loader = torch.utils.data.DataLoader(
         SyntheticBatches(cfg, start, cfg.iters), batch_size=None, num_workers=workers,
         pin_memory=cuda, prefetch_factor=4 if workers else None,
         worker_init_fn=_worker_init if workers else None)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return iter(loader)  # the workers start (fork) here
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss,
           batch: Dict[str, object], lr: float,
-          memory_format: torch.memory_format = torch.channels_last) -> LossTerms:
+          memory_format: torch.memory_format = torch.channels_last, autocast: bool = True) -> LossTerms:
     """One optimisation step on one batch already on the model's device; returns the loss terms.
 
     On CUDA the images go in ``memory_format``, the layout :func:`_setup` gives the model there
@@ -339,7 +353,7 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: SwahrLoss
         images = images.contiguous(memory_format=memory_format)
     for group in optimizer.param_groups:
         group["lr"] = lr
-    with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=cuda):
+    with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=cuda and autocast):
         outputs = model(images)
     terms = loss_fn(outputs, batch["heatmaps"], batch["masks"], batch["indices"])
     optimizer.zero_grad(set_to_none=True)
@@ -362,11 +376,12 @@ class _Arm:
 
     def __post_init__(self):
         if self.step is None:
-            self.step = partial(_step, self.model, self.optimizer, self.loss_fn)
+            self.step = partial(_step, self.model, self.optimizer, self.loss_fn,
+                                autocast=self.cfg.bf16)
 
     def capture(self) -> None:
         """Replay this arm's steps from a CUDA graph (:class:`export.graph_step.GraphedStep`)."""
-        self.step = GraphedStep(self.model, self.optimizer, self.loss_fn)
+        self.step = GraphedStep(self.model, self.optimizer, self.loss_fn, autocast=self.cfg.bf16)
         self.optimizer = self.step.optimizer
 
     @property
@@ -432,7 +447,7 @@ def cuda_graphs_unavailable(cfg: TrainConfig) -> bool:
 
 # settings a resumed run may change: where it runs and how it reports, not what it trains
 RESUMABLE_FIELDS = frozenset({"device", "workers", "threads", "checkpoint_every", "log_every",
-                              "progress", "out_dir", "l2_twin_dir", "cuda_graphs"})
+                              "progress", "out_dir", "l2_twin_dir", "cuda_graphs", "bf16"})
 
 
 def check_resume(cfg: TrainConfig) -> None:
@@ -537,7 +552,7 @@ def _train(cfg: TrainConfig, resume: bool) -> TrainResult:
     status_every = cfg.log_every * max(1, math.ceil(cfg.iters / 20 / cfg.log_every))
 
     timed_from, timed_iters, it = None, 0, start
-    for batch in _loader(cfg, start, cuda):
+    for batch in _batches(cfg, start, cuda):
         batch = _to_device(batch, device)
         if static is not None:
             batch = static.load(batch)

@@ -82,6 +82,9 @@ def add_arguments(p) -> None:
     p.add_argument("--cuda-graphs", action="store_true",
                    help="CUDA only: capture each arm's step once as a CUDA graph and replay it "
                         "(fixed batch and input size; the first 3 steps run eagerly)")
+    p.add_argument("--fp32", action="store_true",
+                   help="CUDA only: train in float32 instead of under bf16 autocast (GPUs without "
+                        "bf16, e.g. T4, V100, Jetson Xavier; the CPU always trains in float32)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=-1,
                    help="data worker processes (-1: 0 on the CPU, up to 12 with CUDA)")
@@ -134,7 +137,7 @@ def run(args) -> int:
         arch=args.arch, iters=args.iters, batch_size=args.batch_size, input_size=args.input_size,
         seed=args.seed, lr=args.lr, sigma=args.sigma, people=tuple(args.people),
         augment=args.augment, flip_prob=args.flip_prob, fixed_sigma_l2=args.fixed_sigma_l2,
-        init=args.init, l2_twin_dir=args.l2_twin, cuda_graphs=args.cuda_graphs,
+        init=args.init, l2_twin_dir=args.l2_twin, cuda_graphs=args.cuda_graphs, bf16=not args.fp32,
         device=args.device, workers=args.workers, threads=args.threads,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, out_dir=args.out,
         progress=sys.stderr.isatty() if args.progress is None else args.progress)

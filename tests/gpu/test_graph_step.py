@@ -72,11 +72,25 @@ def _losses(path):
     return [json.loads(line)["total"] for line in (path / "log.jsonl").read_text().splitlines()]
 
 
-def test_a_run_with_graphs_trains_like_one_without(tmp_path):
+@pytest.fixture
+def no_tf32():
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_a_run_with_graphs_trains_like_one_without(tmp_path, no_tf32):
+    """In float32 (``bf16=False``, TF32 off). Under bf16 autocast the two runs' losses agreed
+    over the three eager warm-up steps, differed by 0.4 % (bf16's rounding step) at the first
+    captured one and by up to 6 % after it (H200, 2026-11-27): cuDNN may pick other algorithms
+    for a captured step, and Adam on batches of 4 amplifies bf16 rounding; the replay test above
+    compares one step with its eager twin."""
     torch.backends.cudnn.benchmark = True
-    eager = train(_config(tmp_path, "eager"))
-    graphed = train(_config(tmp_path, "graphs", cuda_graphs=True, l2_twin_dir=str(tmp_path / "graphs_l2")))
-    twin = train(_config(tmp_path, "eager_l2", fixed_sigma_l2=True))
+    eager = train(_config(tmp_path, "eager", bf16=False))
+    graphed = train(_config(tmp_path, "graphs", bf16=False, cuda_graphs=True,
+                            l2_twin_dir=str(tmp_path / "graphs_l2")))
+    twin = train(_config(tmp_path, "eager_l2", bf16=False, fixed_sigma_l2=True))
     assert graphed.iterations == eager.iterations == 8
     assert _losses(tmp_path / "graphs") == pytest.approx(_losses(tmp_path / "eager"), rel=1e-3)
     assert _losses(tmp_path / "graphs_l2") == pytest.approx(_losses(tmp_path / "eager_l2"), rel=1e-3)

@@ -167,3 +167,19 @@ def test_run_folders_that_cannot_be_and_twin_rules_are_told_apart(tmp_path, caps
     assert main(["train", *TINY, "--out", out, "--l2-twin", str(tmp_path / "twin"),
                  "--fixed-sigma-l2", "--no-progress"]) == 1
     one_line_error(capsys, "drop --fixed-sigma-l2")
+
+
+def test_fp32_is_recorded_and_trains_the_same_on_the_cpu(tmp_path):
+    """--fp32 turns bf16 autocast off (it acts on CUDA only: the CPU trains in float32 anyway, so
+    there the weights are the default run's), is saved in config.json, and a resumed run may
+    change it (another GPU, one without bf16)."""
+    assert main(["train", *TINY, "--out", str(tmp_path / "default"), "--no-progress"]) == 0
+    assert main(["train", *TINY, "--fp32", "--out", str(tmp_path / "fp32"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "default" / "config.json").read_text())["bf16"] is True
+    assert json.loads((tmp_path / "fp32" / "config.json").read_text())["bf16"] is False
+    a = torch.load(tmp_path / "default" / "model_final.pth")
+    b = torch.load(tmp_path / "fp32" / "model_final.pth")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    from export.train import RESUMABLE_FIELDS
+
+    assert "bf16" in RESUMABLE_FIELDS

@@ -3,6 +3,7 @@
 import builtins
 import json
 import math
+import pathlib
 import re
 import types
 
@@ -225,6 +226,40 @@ def test_batches_are_a_function_of_seed_and_index():
     assert [h.shape for h in one["heatmaps"]] == [(2, 17, 16, 16), (2, 17, 32, 32)]
     assert [m.shape for m in one["masks"]] == [(2, 16, 16), (2, 32, 32)]
     assert one["indices"][0].shape == (2, 30, 17, 2)
+
+
+def test_workers_start_in_a_process_that_already_used_opencv(tmp_path):
+    """A process that made a batch (OpenCV's thread pool running) and then trains with data
+    workers: forked workers that reset OpenCV's threads themselves hung there for good (seen on
+    an H200 under pytest, 2026-11-27; the same on this CPU).  A fresh interpreter, so that the
+    state is the one a user's script or notebook has, and a time limit instead of a hang."""
+    import subprocess
+    import sys
+
+    script = (
+        "import cv2, numpy as np\n"
+        "from export.train import TrainConfig, make_batch, train\n"
+        "cfg = dict(arch='w8-tiny', batch_size=2, input_size=64, people=(1, 3))\n"
+        "make_batch(TrainConfig(**cfg), 0)\n"
+        "cv2.resize(np.ones((1500, 1500), np.float32), (2000, 2000))  # the pool, surely\n"
+        f"r = train(TrainConfig(**cfg, iters=3, workers=2, threads=1, log_every=1, "
+        f"checkpoint_every=0, progress=False, out_dir={str(tmp_path / 'run')!r}))\n"
+        "print('iterations', r.iterations, 'cv2 threads', cv2.getNumThreads())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=str(pathlib.Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    iterations, threads = done.stdout.split()[1], int(done.stdout.split()[4])
+    assert iterations == "3" and threads == cv2_threads_default()  # OpenCV's setting restored
+
+
+def cv2_threads_default() -> int:
+    """What a fresh interpreter's OpenCV uses (the trainer must leave it so)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import cv2; print(cv2.getNumThreads())"],
+                         capture_output=True, text=True, timeout=60)
+    return int(out.stdout)
 
 
 def test_data_workers_hand_back_the_same_batches_in_order():
