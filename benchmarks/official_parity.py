@@ -62,8 +62,12 @@ def run(args) -> Dict[str, object]:
     images = list_images(args.images)[: args.limit]
     if not images:
         raise SystemExit(f"no images in {args.images}")
-    if args.device == "cuda" and not args.tf32:
+    if args.device == "cuda":
         import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device cuda: torch {torch.__version__} sees no CUDA GPU here")
+    if args.device == "cuda" and not args.tf32:
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False

@@ -181,3 +181,21 @@ def test_compare_with_a_trained_checkpoint_exports_it_once(tmp_path, image):
     assert Estimator(exported[0]).input_size == 128
     stamp = exported[0].stat().st_mtime_ns
     assert compare.main(argv) == 0 and exported[0].stat().st_mtime_ns == stamp  # reused
+
+
+def test_official_parity_on_cuda_without_a_gpu_is_one_line(tmp_path, image):
+    """--device cuda where torch sees no GPU ends with one line, before anything is loaded
+    (the official repository named need not even exist)."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    from benchmarks import official_parity
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(Path(image).read_bytes())
+    with pytest.raises(SystemExit, match="--device cuda: torch .* sees no CUDA GPU here"):
+        official_parity.main(["--official-repo", str(tmp_path / "nowhere"), "--checkpoint",
+                              str(tmp_path / "none.pth"), "--arch", "w8-tiny", "--images",
+                              str(folder), "--device", "cuda", "--json", str(tmp_path / "o.json")])
+    assert not (tmp_path / "o.json").exists()
