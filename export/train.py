@@ -332,6 +332,8 @@ def _batches(cfg: TrainConfig, start: int, cuda: bool) -> Iterator[Dict[str, obj
         SyntheticBatches(cfg, start, cfg.iters), batch_size=None, num_workers=workers,
         pin_memory=cuda, prefetch_factor=4 if workers else None,
         worker_init_fn=_worker_init if workers else None)
+    if not workers:  # batches made in this process: nothing is forked
+        return iter(loader)
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:

@@ -356,8 +356,6 @@ def _check_cleaning(dedup_oks, min_score, max_people) -> None:
                           f"{max_people!r}")
 
 
-
-
 def _check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
     """Validated test scales in descending order (the official loop order)."""
     if isinstance(scales, (int, float)):

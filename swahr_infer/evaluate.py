@@ -383,8 +383,6 @@ def _resolve_dataset(data: Dict[str, Any], dataset: Optional[str],
     return layout
 
 
-
-
 def _check_image_ids(data: Dict[str, Any], image_ids: Any, annotation_file: PathLike) -> List[int]:
     """``image_ids`` as a list, each an image id of the file.  The scorers would otherwise stop
     with a bare ``AssertionError`` ("Results do not correspond to current coco set") or score an

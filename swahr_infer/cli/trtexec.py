@@ -81,7 +81,7 @@ def _check_fixed_dims(args, input_shape) -> None:
             continue
         if any(f is not None and f != v for f, v in zip(input_shape, shape)):
             fixed = format_shape(input_shape)
-            raise OptionError(f"{option} {'x'.join(map(str, shape))}: {args.model} has fixed "
+            raise OptionError(f"{option} {format_shape(shape)}: {args.model} has fixed "
                               f"input dimensions ({fixed}, ? = dynamic) that the profile must "
                               "keep")
 

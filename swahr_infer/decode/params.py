@@ -65,5 +65,3 @@ class DecodeParams(DecodeDefaults):
         values = {f.name: getattr(defaults, f.name) for f in fields(cls) if hasattr(defaults, f.name)}
         values.update(overrides)
         return cls(**values)
-
-
